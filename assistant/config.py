@@ -61,6 +61,9 @@ class Settings(BaseSettings):
         0.35, description="Below this retrieval confidence the assistant abstains and hands off."
     )
 
+    # serving
+    release_poll_seconds: float = Field(2.0, description="How often a server checks for a newly activated release.")
+
     # conversation and limits
     history_turns: int = Field(3, description="Earlier user turns used to interpret a follow-up.")
     max_message_chars: int = Field(4000, description="Longest accepted message.")

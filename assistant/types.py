@@ -85,6 +85,7 @@ class Answer:
     release: str
     confidence: float
     curated_answer_id: str | None = None
+    conversation_id: str | None = None
     latency_ms: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -95,4 +96,5 @@ class Answer:
             "abstained": self.abstained,
             "release": self.release,
             "curated_answer_id": self.curated_answer_id,
+            "conversation_id": self.conversation_id,
         }

@@ -30,8 +30,9 @@ class SkippedFile(Exception):
     """A file that was not ingested; ``str(exc)`` says why."""
 
 
-def content_hash(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def file_hash(data: bytes, faq_question_field: str, faq_answer_field: str) -> str:
+    """Hash of a file's bytes and the settings that shape its documents."""
+    return hashlib.sha256(data + f"|{faq_question_field}|{faq_answer_field}".encode()).hexdigest()
 
 
 def document_id(path: Path, root: Path) -> str:
@@ -58,18 +59,18 @@ def load_file(
     if not data.strip():
         raise SkippedFile("empty file")
     doc_id = document_id(path, root)
-    file_hash = content_hash(data + f"|{faq_question_field}|{faq_answer_field}".encode())
+    digest = file_hash(data, faq_question_field, faq_answer_field)
     if suffix in PDF:
-        return [_load_pdf(data, doc_id, path, file_hash)]
+        return [_load_pdf(data, doc_id, path, digest)]
     text = _decode_text(data)
     if suffix in MARKDOWN:
-        return [_load_markdown(text, doc_id, path, file_hash)]
+        return [_load_markdown(text, doc_id, path, digest)]
     if suffix in HTML:
-        return [_load_html(text, doc_id, path, file_hash)]
+        return [_load_html(text, doc_id, path, digest)]
     if suffix in FAQ:
         rows = _jsonl_rows(text) if suffix == ".jsonl" else _csv_rows(text)
-        return _faq_documents(rows, doc_id, path, file_hash, faq_question_field, faq_answer_field)
-    return [_document(doc_id, _first_line_title(text) or path.stem, str(path), text, file_hash)]
+        return _faq_documents(rows, doc_id, path, digest, faq_question_field, faq_answer_field)
+    return [_document(doc_id, _first_line_title(text) or path.stem, str(path), text, digest)]
 
 
 def _decode_text(data: bytes) -> str:

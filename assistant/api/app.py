@@ -1,0 +1,115 @@
+"""FastAPI app factory: the API, the try-it page, release hot-swapping, request limits."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import asynccontextmanager
+from importlib import resources
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from assistant import __version__
+from assistant.api import chat, routes
+from assistant.pipeline import Assistant
+
+log = logging.getLogger(__name__)
+
+
+class BodySizeLimit:
+    """Answer 413 to request bodies over ``limit`` bytes, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._reject(send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _TooLarge:
+            await self._reject(send)
+
+    async def _reject(self, send: Send) -> None:
+        response = JSONResponse({"detail": f"request body larger than {self.limit} bytes"}, status_code=413)
+        await send({"type": "http.response.start", "status": 413, "headers": response.raw_headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class ReleaseWatcher:
+    """Loads the models at start-up, then swaps in newly activated releases as they appear."""
+
+    def __init__(self, assistant: Assistant, interval_s: float) -> None:
+        self.assistant = assistant
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="release-watcher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.assistant.refresh():
+                    log.info("serving release %s", self.assistant.serving.release_id)
+            except Exception:  # keep serving the old release; the next poll tries again
+                log.exception("could not load the active release")
+            self._stop.wait(self.interval_s)
+
+
+def create_app(assistant: Assistant, *, watch_releases: bool = True) -> FastAPI:
+    """The HTTP app around one :class:`Assistant` (``assistant serve`` runs it with uvicorn)."""
+    watcher = ReleaseWatcher(assistant, assistant.settings.release_poll_seconds)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if watch_releases:
+            watcher.start()
+        yield
+        if watch_releases:
+            watcher.stop()
+
+    app = FastAPI(title="Support assistant", version=__version__, lifespan=lifespan)
+    app.state.assistant = assistant
+    app.include_router(chat.router)
+    app.include_router(routes.router)
+    app.add_middleware(BodySizeLimit, limit=assistant.settings.max_body_bytes)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request, exc: Exception) -> JSONResponse:  # JSON, never an HTML page
+        log.exception("unhandled error on %s", request.url.path)
+        return JSONResponse({"detail": "internal error; the server log has the details"}, status_code=500)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index() -> str:
+        return resources.files("assistant.web").joinpath("index.html").read_text(encoding="utf-8")
+
+    return app

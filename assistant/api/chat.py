@@ -1,0 +1,115 @@
+"""OpenAI-compatible chat: ``POST /v1/chat/completions`` and ``GET /v1/models``."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from assistant.api.deps import assistant_of
+from assistant.api.schemas import MODEL_ID, ChatRequest
+from assistant.pipeline import Assistant, Delta, Done
+from assistant.types import Answer, Turn
+
+router = APIRouter(prefix="/v1", tags=["chat"])
+
+
+@router.get("/models")
+def list_models() -> dict:
+    """The one model this server answers as (any client may name it)."""
+    return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "assistant"}]}
+
+
+def _turns(request: ChatRequest, assistant: Assistant) -> tuple[str, list[Turn] | None]:
+    """The question (last user message) and the earlier turns, after checking the limits."""
+    settings = assistant.settings
+    if request.model != MODEL_ID:
+        raise HTTPException(404, f"unknown model {request.model!r}; use {MODEL_ID!r} (see GET /v1/models)")
+    if len(request.messages) > settings.max_messages:
+        raise HTTPException(400, f"too many messages: at most {settings.max_messages}")
+    for message in request.messages:
+        if len(message.text()) > settings.max_message_chars:
+            raise HTTPException(400, f"a message is longer than {settings.max_message_chars} characters")
+    last = request.messages[-1]
+    question = last.text().strip()
+    if last.role != "user" or not question:
+        raise HTTPException(400, "the last message must be a non-empty user message")
+    earlier = [
+        Turn(m.role, m.text()) for m in request.messages[:-1] if m.role in ("user", "assistant") and m.text().strip()
+    ]
+    # With a single message and a conversation id, the stored turns give the context.
+    history = None if not earlier and request.conversation_id else earlier
+    return question, history
+
+
+def _extras(answer: Answer) -> dict:
+    return {
+        "interaction_id": answer.interaction_id,
+        "citations": [c.to_dict() for c in answer.citations],
+        "release": answer.release,
+        "curated_answer_id": answer.curated_answer_id,
+        "abstained": answer.abstained,
+        "conversation_id": answer.conversation_id,
+    }
+
+
+def _chunk(completion_id: str, created: int, delta: dict, finish: str | None = None, **extra) -> str:
+    body = {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": MODEL_ID,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        **extra,
+    }
+    return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+
+@router.post("/chat/completions", response_model=None)
+def chat_completions(body: ChatRequest, request: Request) -> JSONResponse | StreamingResponse:
+    """Answer the last user message, grounded in the knowledge base, OpenAI-style."""
+    assistant = assistant_of(request)
+    question, history = _turns(body, assistant)
+    events = assistant.ask_stream(
+        question,
+        history=history,
+        conversation_id=body.conversation_id,
+        channel=body.channel,
+        user_id=body.user,
+    )
+    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    created = int(time.time())
+    if body.stream:
+        return StreamingResponse(
+            _sse(events, completion_id, created),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+    answer = next(e.answer for e in events if isinstance(e, Done))
+    return JSONResponse(
+        {
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": created,
+            "model": MODEL_ID,
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": answer.answer}, "finish_reason": "stop"}
+            ],
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            **_extras(answer),
+        }
+    )
+
+
+def _sse(events: Iterator[Delta | Done], completion_id: str, created: int) -> Iterator[str]:
+    yield _chunk(completion_id, created, {"role": "assistant", "content": ""})
+    for event in events:
+        if isinstance(event, Delta):
+            yield _chunk(completion_id, created, {"content": event.text})
+        else:
+            yield _chunk(completion_id, created, {}, "stop", **_extras(event.answer))
+    yield "data: [DONE]\n\n"

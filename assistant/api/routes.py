@@ -1,0 +1,63 @@
+"""Search, feedback and health endpoints."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+
+from assistant.api.deps import assistant_of
+from assistant.api.schemas import FeedbackRequest
+from assistant.store import repository
+
+router = APIRouter()
+
+
+@router.get("/v1/search", tags=["search"])
+def search(request: Request, q: str = Query(min_length=1, max_length=4000), k: int = Query(5, ge=1, le=50)) -> list:
+    """Retrieval only: the same list as ``assistant search --json``."""
+    result = assistant_of(request).search(q, k)
+    return [hit.to_dict() for hit in result.hits]
+
+
+@router.post("/v1/feedback", tags=["feedback"], status_code=201)
+def feedback(body: FeedbackRequest, request: Request) -> JSONResponse:
+    """Record 👍/👎 and/or an outcome; the same vote sent twice is stored once (200)."""
+    store = assistant_of(request).store
+    try:
+        with store.session() as session:
+            row, created = repository.record_feedback(
+                session,
+                interaction_id=body.interaction_id,
+                rating=body.rating,
+                resolution=body.resolution,
+                comment=body.comment,
+                voter=body.voter,
+                idempotency_key=body.idempotency_key,
+            )
+            result = {"id": row.id, "interaction_id": row.interaction_id, "created": created}
+    except LookupError as exc:
+        raise HTTPException(404, f"no interaction {body.interaction_id!r}") from exc
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    return JSONResponse(result, status_code=201 if created else 200)
+
+
+@router.get("/healthz", tags=["health"])
+def healthz() -> dict:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["health"])
+def readyz(request: Request) -> JSONResponse:
+    """Models and index are loaded and a release is active (503 until then)."""
+    assistant = assistant_of(request)
+    serving = assistant.loaded
+    body = {
+        "ready": assistant.ready,
+        "release": serving.release_id if serving else None,
+        "chunks": len(serving.retriever.snapshot.chunks) if serving else 0,
+    }
+    if not assistant.ready:
+        body["detail"] = "loading models" if serving is None else "no release is active: run `assistant ingest`"
+    return JSONResponse(body, status_code=200 if assistant.ready else 503)

@@ -1,0 +1,58 @@
+"""Request and response bodies of the HTTP API (OpenAI Chat Completions shape where it applies)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MODEL_ID = "support-assistant"
+
+
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str
+    text: str | None = None
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[ContentPart] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "\n".join(part.text or "" for part in self.content if part.type == "text")
+        return self.content or ""
+
+
+class ChatRequest(BaseModel):
+    """``POST /v1/chat/completions``; unknown OpenAI fields are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str = MODEL_ID
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    user: str | None = Field(None, max_length=200, description="End-user id (pseudonymous).")
+    conversation_id: str | None = Field(
+        None, max_length=100, description="Continue a stored conversation (used when only one message is sent)."
+    )
+    channel: Literal["api", "web"] = "api"
+
+
+class FeedbackRequest(BaseModel):
+    """``POST /v1/feedback``: a vote and/or an outcome for one interaction."""
+
+    model_config = ConfigDict(extra="forbid")
+    interaction_id: str = Field(min_length=1, max_length=100)
+    rating: Literal["up", "down"] | None = None
+    resolution: Literal["resolved", "escalated", "unresolved"] | None = None
+    comment: str | None = Field(None, max_length=2000)
+    voter: str | None = Field(None, max_length=200)
+    idempotency_key: str | None = Field(None, max_length=200)
+
+    @model_validator(mode="after")
+    def _needs_something(self) -> FeedbackRequest:
+        if self.rating is None and self.resolution is None:
+            raise ValueError("give a rating (up/down) and/or a resolution")
+        return self

@@ -1,0 +1,298 @@
+"""The ``assistant`` command line: ingest, search, ask, serve, feedback, db, releases.
+
+Bad input exits with code 2 and one line saying what to fix; ``--json`` prints one JSON
+document on standard output.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from assistant.config import Settings, get_settings
+from assistant.releases import ReleaseError, ReleaseRegistry
+
+app = typer.Typer(help="A support assistant that answers from your help centre and learns from feedback.")
+db_app = typer.Typer(help="Database maintenance.")
+releases_app = typer.Typer(help="List, inspect, activate and roll back releases.")
+app.add_typer(db_app, name="db")
+app.add_typer(releases_app, name="releases")
+
+out = Console()
+err = Console(stderr=True)
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+def fail(message: str) -> NoReturn:
+    """Exit with code 2 and one line saying what to fix."""
+    err.print(f"error: {message}", markup=False, highlight=False)
+    raise typer.Exit(2)
+
+
+def print_json(data: object) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValueError as exc:
+        fail(f"invalid settings: {exc}")
+
+
+def _store(settings: Settings):
+    from assistant.store import Store
+
+    store = Store(settings.resolved_database_url)
+    store.upgrade()
+    return store
+
+
+def _assistant(settings: Settings, *, with_generator: bool = True):
+    from assistant.pipeline import Assistant
+
+    assistant = Assistant(settings, _store(settings), ReleaseRegistry(settings.releases_dir))
+    assistant.refresh(with_generator=with_generator)
+    return assistant
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders: Markdown, text, HTML, PDF, JSONL/CSV FAQ.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Add or update documents; unchanged files cost nothing, removed files leave the index."""
+    from assistant.ingest.runner import IngestPathError, ingest_paths
+    from assistant.retrieval.embedder import Embedder
+
+    settings = _settings()
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        fail(f"path does not exist: {missing[0]}")
+    store = _store(settings)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True, disable=as_json) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            label = {"read": "Reading files", "embed": "Embedding chunks"}[stage]
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(label, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        try:
+            report = ingest_paths(
+                paths,
+                settings=settings,
+                store=store,
+                registry=ReleaseRegistry(settings.releases_dir),
+                embedder=Embedder(settings.embedder),
+                progress=progress,
+            )
+        except IngestPathError as exc:
+            fail(str(exc))
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        out.print(
+            f"{report.documents} documents, {report.chunks} chunks in the index "
+            f"(added {len(report.added)}, updated {len(report.updated)}, removed {len(report.removed)}, "
+            f"unchanged {report.unchanged}, embedded {report.chunks_embedded} chunks)"
+        )
+        out.print(f"release {report.release} is active" if report.release else "nothing changed")
+        for skipped in report.skipped:
+            err.print(f"skipped {skipped['path']}: {skipped['reason']}", markup=False)
+    nothing_usable = report.documents == 0 and report.skipped
+    raise typer.Exit(2 if nothing_usable else 0)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    k: Annotated[int, typer.Option(min=1, max=50, help="How many documents.")] = 5,
+    as_json: JsonOption = False,
+) -> None:
+    """Retrieval only: the best documents for a query, with scores."""
+    if not query.strip():
+        fail("the query is empty")
+    hits = _assistant(_settings(), with_generator=False).search(query, k).hits
+    if as_json:
+        print_json([h.to_dict() for h in hits])
+        return
+    table = Table("score", "document", "title", "text")
+    for hit in hits:
+        table.add_row(f"{hit.score:.3f}", hit.chunk.doc_id, hit.chunk.title, hit.chunk.text[:120].replace("\n", " "))
+    out.print(table)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The customer's question.")],
+    conversation: Annotated[str | None, typer.Option(help="Continue this conversation id.")] = None,
+    user: Annotated[str | None, typer.Option(help="Pseudonymous user id.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Answer a question with cited sources (logged like any other channel)."""
+    from assistant.pipeline import Delta, Done
+
+    if not question.strip():
+        fail("the question is empty")
+    settings = _settings()
+    if len(question) > settings.max_message_chars:
+        fail(f"the question is longer than {settings.max_message_chars} characters")
+    assistant = _assistant(settings)
+    for event in assistant.ask_stream(question, conversation_id=conversation, channel="cli", user_id=user):
+        if isinstance(event, Delta) and not as_json:
+            out.print(event.text, end="", markup=False, highlight=False)
+        elif isinstance(event, Done):
+            answer = event.answer
+    if as_json:
+        print_json(answer.to_dict())
+        return
+    out.print()
+    for number, citation in enumerate(answer.citations, start=1):
+        out.print(f"[{number}] {citation.title} — {citation.source}", markup=False, style="dim")
+    out.print(f"interaction {answer.interaction_id} · release {answer.release}", style="dim")
+
+
+@app.command()
+def feedback(
+    interaction_id: Annotated[str, typer.Argument(help="The interaction to rate.")],
+    up: Annotated[bool, typer.Option("--up", help="The answer helped.")] = False,
+    down: Annotated[bool, typer.Option("--down", help="The answer did not help.")] = False,
+    resolved: Annotated[bool, typer.Option("--resolved", help="The problem was solved.")] = False,
+    escalated: Annotated[bool, typer.Option("--escalated", help="Handed to a human.")] = False,
+    comment: Annotated[str | None, typer.Option(help="Free text.")] = None,
+    voter: Annotated[str | None, typer.Option(help="Who votes (pseudonymous).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record 👍/👎 and the outcome of an answer."""
+    from assistant.store import repository
+
+    if up and down:
+        fail("give --up or --down, not both")
+    if resolved and escalated:
+        fail("give --resolved or --escalated, not both")
+    rating = "up" if up else "down" if down else None
+    resolution = "resolved" if resolved else "escalated" if escalated else None
+    if rating is None and resolution is None:
+        fail("give --up or --down (and/or --resolved or --escalated)")
+    store = _store(_settings())
+    try:
+        with store.session() as session:
+            row, created = repository.record_feedback(
+                session,
+                interaction_id=interaction_id,
+                rating=rating,
+                resolution=resolution,
+                comment=comment,
+                voter=voter,
+            )
+            result = {"id": row.id, "interaction_id": interaction_id, "created": created}
+    except LookupError:
+        fail(f"no interaction {interaction_id!r}")
+    except ValueError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(result)
+    else:
+        out.print("feedback recorded" if created else "this feedback was already recorded")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the API, the try-it page and (later) the widget and admin UI in one process."""
+    import uvicorn
+
+    from assistant.api.app import create_app
+    from assistant.pipeline import Assistant
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings()
+    assistant = Assistant(settings, _store(settings), ReleaseRegistry(settings.releases_dir))
+    out.print(f"Serving on http://{host}:{port} (models load in the background; /readyz says when)")
+    uvicorn.run(create_app(assistant), host=host, port=port, log_level="info")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database schema to the latest version."""
+    settings = _settings()
+    _store(settings)
+    out.print("database is up to date")
+
+
+def _manifest_row(manifest, current: str | None) -> dict:
+    return {**manifest.to_dict(), "active": manifest.id == current}
+
+
+@releases_app.command("list")
+def releases_list(as_json: JsonOption = False) -> None:
+    """Every release, oldest first; the active one is marked."""
+    registry = ReleaseRegistry(_settings().releases_dir)
+    current = registry.current_id()
+    rows = [_manifest_row(m, current) for m in registry.list()]
+    if as_json:
+        print_json([{k: v for k, v in r.items() if k != "files"} for r in rows])
+        return
+    table = Table("", "release", "kind", "created", "parent", "chunks", "adapter")
+    for row in rows:
+        table.add_row(
+            "*" if row["active"] else "",
+            row["id"],
+            row["kind"],
+            row["created_at"],
+            row["parent"] or "",
+            str(row["index"].get("chunks", "")),
+            row["adapter"] or "",
+        )
+    out.print(table)
+
+
+@releases_app.command("show")
+def releases_show(release_id: str, as_json: JsonOption = False) -> None:
+    """One release's manifest."""
+    registry = ReleaseRegistry(_settings().releases_dir)
+    try:
+        row = _manifest_row(registry.get(release_id), registry.current_id())
+    except ReleaseError as exc:
+        fail(str(exc))
+    print_json(row) if as_json else out.print_json(data=row)
+
+
+@releases_app.command("activate")
+def releases_activate(release_id: str, as_json: JsonOption = False) -> None:
+    """Make a release active; running servers swap to it within seconds."""
+    registry = ReleaseRegistry(_settings().releases_dir)
+    try:
+        with registry.locked():
+            manifest = registry.activate(release_id)
+    except ReleaseError as exc:
+        fail(str(exc))
+    print_json({"active": manifest.id}) if as_json else out.print(f"release {manifest.id} is active")
+
+
+@releases_app.command("rollback")
+def releases_rollback(as_json: JsonOption = False) -> None:
+    """Activate the parent of the active release."""
+    registry = ReleaseRegistry(_settings().releases_dir)
+    try:
+        with registry.locked():
+            manifest = registry.rollback()
+    except ReleaseError as exc:
+        fail(str(exc))
+    print_json({"active": manifest.id}) if as_json else out.print(f"rolled back: release {manifest.id} is active")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,312 @@
+"""Question → answer: the one path every channel (API, CLI, widget, Slack) uses.
+
+:class:`Assistant` serves the active release: it retrieves, abstains when retrieval is not
+confident, otherwise streams a grounded answer with numbered citations, and logs the
+interaction with the release that answered it. :meth:`Assistant.refresh` loads a newly
+activated release in the background and swaps it in atomically, so no request sees a mix.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from assistant.config import Settings
+from assistant.generation.base import Generator, load_generator
+from assistant.generation.citations import extract_citations
+from assistant.generation.prompts import build_messages, rewrite_query
+from assistant.releases import ReleaseManifest, ReleaseRegistry
+from assistant.retrieval.embedder import Embedder
+from assistant.retrieval.retriever import Retriever, SearchResult
+from assistant.retrieval.snapshot import IndexSnapshot
+from assistant.store import Store, repository
+from assistant.types import Answer, Citation, Hit, Turn
+
+ABSTAIN_MESSAGE = (
+    "I couldn't find this in our help articles, so I'd rather not guess. "
+    "A member of our support team can help: ask for a human and they will pick it up."
+)
+NO_RELEASE = "none"
+Channel = Literal["api", "web", "slack", "cli"]
+
+
+@dataclass(frozen=True)
+class Serving:
+    """What answers right now: one release's retriever and generator."""
+
+    release: ReleaseManifest | None
+    retriever: Retriever
+    generator: Generator | None
+
+    @property
+    def release_id(self) -> str:
+        return self.release.id if self.release else NO_RELEASE
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A piece of answer text, streamed as it is generated."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Done:
+    """The end of a streamed answer, with the logged result."""
+
+    answer: Answer
+
+
+class _CitationFilter:
+    """Holds back ``[...]`` while streaming, then lets it through only if it cites a real source."""
+
+    def __init__(self, sources: int) -> None:
+        self.sources = sources
+        self.pending = ""
+
+    def feed(self, text: str) -> str:
+        out = []
+        for char in text:
+            if self.pending:
+                self.pending += char
+                if char == "]" or len(self.pending) > 12:
+                    out.append(self._release())
+            elif char == "[":
+                self.pending = char
+            else:
+                out.append(char)
+        return "".join(out)
+
+    def _release(self) -> str:
+        marker, self.pending = self.pending, ""
+        inner = marker[1:-1] if marker.endswith("]") else None
+        if inner is None:
+            return marker
+        numbers = [part.strip() for part in inner.replace(";", ",").split(",")]
+        if all(n.isdigit() for n in numbers) and numbers:
+            return marker if all(1 <= int(n) <= self.sources for n in numbers) else ""
+        return marker
+
+    def flush(self) -> str:
+        marker, self.pending = self.pending, ""
+        return marker
+
+
+class Assistant:
+    """Answers questions from the active release and logs every interaction."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        registry: ReleaseRegistry,
+        *,
+        embedder: Embedder | None = None,
+        generator_factory: Callable[[Settings], Generator] = load_generator,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.registry = registry
+        self.embedder = embedder or Embedder(settings.embedder)
+        self._generator_factory = generator_factory
+        self._generators: dict[str | None, Generator] = {}
+        self._serving: Serving | None = None
+        self._swap_lock = threading.Lock()
+
+    # -- serving state -------------------------------------------------------------------------
+    @property
+    def serving(self) -> Serving:
+        if self._serving is None:
+            self.refresh()
+        assert self._serving is not None
+        return self._serving
+
+    def refresh(self, *, with_generator: bool = True) -> bool:
+        """Load the active release if it is not the one serving; True when it swapped."""
+        with self._swap_lock:
+            release = self.registry.current()
+            current = self._serving
+            if current is not None and current.release_id == (release.id if release else NO_RELEASE):
+                if with_generator and current.generator is None:
+                    self._serving = replace(current, generator=self._generator_for(release))
+                return False
+            self._serving = self._load(release, with_generator=with_generator)
+            return True
+
+    def _load(self, release: ReleaseManifest | None, *, with_generator: bool) -> Serving:
+        if release is None:
+            snapshot = IndexSnapshot.empty(self.embedder.model_id, self.embedder.dimension)
+        else:
+            snapshot = IndexSnapshot.load(self.registry.path(release.id))
+        retriever = Retriever(
+            snapshot, self.embedder, mode=self.settings.retrieval_mode, lexical_weight=self.settings.lexical_weight
+        )
+        generator = self._generator_for(release) if with_generator else None
+        return Serving(release, retriever, generator)
+
+    def _generator_for(self, release: ReleaseManifest | None) -> Generator:
+        adapter = self.settings.adapter or (
+            str(self.registry.path(release.id) / release.adapter) if release and release.adapter else ""
+        )
+        key = adapter or None
+        if key not in self._generators:
+            self._generators[key] = self._generator_factory(self.settings.model_copy(update={"adapter": adapter}))
+        return self._generators[key]
+
+    @property
+    def loaded(self) -> Serving | None:
+        """The serving state if models are loaded, without loading them."""
+        return self._serving
+
+    @property
+    def ready(self) -> bool:
+        serving = self._serving
+        return serving is not None and serving.release is not None and serving.generator is not None
+
+    # -- answering -----------------------------------------------------------------------------
+    def search(self, query: str, k: int | None = None) -> SearchResult:
+        return self.serving.retriever.search(query, k or self.settings.top_k)
+
+    def ask(self, question: str, **kwargs) -> Answer:
+        """Answer one question (no streaming); see :meth:`ask_stream` for the arguments."""
+        for event in self.ask_stream(question, **kwargs):
+            if isinstance(event, Done):
+                return event.answer
+        raise RuntimeError("answer stream ended without a result")  # pragma: no cover
+
+    def ask_stream(
+        self,
+        question: str,
+        *,
+        history: Sequence[Turn] | None = None,
+        conversation_id: str | None = None,
+        channel: Channel = "api",
+        user_id: str | None = None,
+    ) -> Iterator[Delta | Done]:
+        """Stream the answer to ``question``: :class:`Delta` pieces, then one :class:`Done`.
+
+        ``history`` holds earlier turns sent by the client; without it, the stored turns of
+        ``conversation_id`` are used.
+        """
+        started = time.perf_counter()
+        serving = self.serving
+        with self.store.session() as session:
+            conversation = repository.get_or_create_conversation(
+                session, conversation_id=conversation_id, channel=channel, user_id=user_id
+            )
+            conversation_id = conversation.id
+            if history is None:
+                history = repository.conversation_turns(session, conversation_id, self.settings.history_turns)
+        history = list(history)[-2 * self.settings.history_turns :]
+
+        query = rewrite_query(question, history)
+        result = serving.retriever.search(query, self.settings.top_k)
+        latency = {"retrieve": _ms_since(started)}
+        abstained = result.confidence < self.settings.min_confidence or not result.hits
+        prompt_text: str | None = None
+        text = ""
+        citations: list[Citation] = []
+        try:
+            if abstained:
+                text = ABSTAIN_MESSAGE
+                yield Delta(text)
+            else:
+                messages = build_messages(question, result.hits, history)
+                prompt_text = "\n\n".join(f"{m['role']}: {m['content']}" for m in messages)
+                latency["prompt"] = _ms_since(started)
+                citation_filter = _CitationFilter(len(result.hits))
+                assert serving.generator is not None
+                for piece in serving.generator.stream(messages, max_new_tokens=self.settings.max_new_tokens):
+                    if "first_token" not in latency:
+                        latency["first_token"] = _ms_since(started)
+                    text += piece
+                    visible = citation_filter.feed(piece)
+                    if visible:
+                        yield Delta(visible)
+                tail = citation_filter.flush()
+                if tail:
+                    yield Delta(tail)
+                text, citations = extract_citations(text, result.hits)
+                if not citations:
+                    citations = [_citation(1, result.hits[0])]
+        finally:
+            latency["total"] = _ms_since(started)
+            answer = self._log(
+                question=question,
+                history=history,
+                conversation_id=conversation_id,
+                channel=channel,
+                user_id=user_id,
+                serving=serving,
+                result=result,
+                prompt=prompt_text,
+                text=text.strip(),
+                citations=citations,
+                abstained=abstained,
+                latency=latency,
+            )
+        yield Done(answer)
+
+    def _log(
+        self,
+        *,
+        question: str,
+        history: Sequence[Turn],
+        conversation_id: str,
+        channel: str,
+        user_id: str | None,
+        serving: Serving,
+        result: SearchResult,
+        prompt: str | None,
+        text: str,
+        citations: list[Citation],
+        abstained: bool,
+        latency: dict[str, float],
+    ) -> Answer:
+        interaction_id = str(uuid.uuid4())
+        generator = serving.generator
+        with self.store.session() as session:
+            repository.record_interaction(
+                session,
+                interaction_id=interaction_id,
+                conversation_id=conversation_id,
+                channel=channel,
+                user_id=user_id,
+                question=question,
+                history=[{"role": t.role, "content": t.content} for t in history],
+                hits=[{k: v for k, v in h.to_dict().items() if k != "text"} for h in result.hits],
+                prompt=prompt,
+                answer=text,
+                citations=[c.to_dict() for c in citations],
+                abstained=abstained,
+                confidence=result.confidence,
+                release_id=serving.release_id,
+                model_id=generator.model_id if generator and not abstained else "",
+                adapter_id=generator.adapter_id if generator and not abstained else None,
+                index_id=serving.release_id,
+                curated_answer_id=None,
+                latency_ms=latency,
+            )
+        return Answer(
+            interaction_id=interaction_id,
+            answer=text,
+            citations=tuple(citations),
+            abstained=abstained,
+            release=serving.release_id,
+            confidence=result.confidence,
+            conversation_id=conversation_id,
+            latency_ms=latency,
+        )
+
+
+def _citation(number: int, hit: Hit) -> Citation:
+    chunk = hit.chunk
+    return Citation(number, chunk.doc_id, chunk.chunk_id, chunk.title, chunk.source, hit.score)
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000.0, 1)

@@ -1,0 +1,53 @@
+"""FAISS vector index over chunk embeddings.
+
+Use ``flat`` (exact inner product) up to a few hundred thousand chunks; ``hnsw`` or ``ivf``
+trade a little recall for speed beyond that. Row ``i`` of the index is chunk ``i`` of the
+release, so the index is always rebuilt from the stored embedding matrix: adding or removing
+chunks is an array edit followed by :func:`build_index`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+IndexType = str  # "flat" | "hnsw" | "ivf"
+
+
+def build_index(vectors: np.ndarray, index_type: IndexType = "flat") -> faiss.Index:
+    """An inner-product FAISS index holding ``vectors`` (rows are L2-normalised)."""
+    count, dimension = vectors.shape
+    if index_type == "flat" or count < 1000:
+        index = faiss.IndexFlatIP(dimension)
+    elif index_type == "hnsw":
+        index = faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 64
+    elif index_type == "ivf":
+        lists = max(1, int(4 * math.sqrt(count)))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT)
+        index.train(vectors)
+        index.nprobe = min(lists, 16)
+    else:
+        raise ValueError(f"unknown index type {index_type!r}: use flat, hnsw or ivf")
+    if count:
+        index.add(vectors)
+    return index
+
+
+def search(index: faiss.Index, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and row numbers of the ``k`` nearest rows (row -1 means no result)."""
+    k = max(1, min(k, index.ntotal)) if index.ntotal else 1
+    scores, rows = index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k)
+    return scores[0], rows[0]
+
+
+def save_index(index: faiss.Index, path: Path) -> None:
+    faiss.write_index(index, str(path))
+
+
+def load_index(path: Path) -> faiss.Index:
+    return faiss.read_index(str(path))

@@ -1,0 +1,160 @@
+"""Tables of the conversation log. Change them only together with a new migration."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+ID_LENGTH = 128
+CHANNELS = ("api", "web", "slack", "cli")
+RATINGS = ("up", "down")
+RESOLUTIONS = ("resolved", "escalated", "unresolved")
+
+_clock_lock = threading.Lock()
+_last_now = datetime.min.replace(tzinfo=timezone.utc)
+
+
+def utcnow() -> datetime:
+    """The current UTC time, strictly increasing within this process (orders same-µs rows)."""
+    global _last_now
+    with _clock_lock:
+        now = datetime.now(timezone.utc)
+        if now <= _last_now:
+            now = _last_now + timedelta(microseconds=1)
+        _last_now = now
+        return now
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend (SQLite stores it naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"timestamps must be timezone-aware, got naive {value!r}")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {datetime: UTCDateTime()}
+
+    def __repr__(self) -> str:
+        keys = ", ".join(
+            f"{column.key}={getattr(self, column.key, None)!r}" for column in self.__mapper__.primary_key
+        )
+        return f"{type(self).__name__}({keys})"
+
+
+class DocumentRow(Base):
+    """One ingested document; ``origin`` is the absolute path of the file it came from."""
+
+    __tablename__ = "documents"
+
+    doc_id: Mapped[str] = mapped_column(String, primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)
+    origin: Mapped[str] = mapped_column(Text, index=True)
+    content_hash: Mapped[str] = mapped_column(String(128))
+    chunk_count: Mapped[int] = mapped_column(Integer)
+    ingested_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConversationRow(Base):
+    """A thread of interactions in one channel; ``external_ref`` is e.g. a Slack thread ts."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (UniqueConstraint("channel", "external_ref"),)
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str | None] = mapped_column(String)
+    external_ref: Mapped[str | None] = mapped_column(String)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InteractionRow(Base):
+    """One question and what the assistant did with it (sources, prompt, answer, release)."""
+
+    __tablename__ = "interactions"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str | None] = mapped_column(String)
+    question: Mapped[str] = mapped_column(Text)
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    hits: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    prompt: Mapped[str | None] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    citations: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    abstained: Mapped[bool]
+    confidence: Mapped[float] = mapped_column(Float)
+    release_id: Mapped[str] = mapped_column(String, index=True)
+    model_id: Mapped[str] = mapped_column(String)
+    adapter_id: Mapped[str | None] = mapped_column(String)
+    index_id: Mapped[str] = mapped_column(String)
+    curated_answer_id: Mapped[str | None] = mapped_column(String)
+    latency_ms: Mapped[dict[str, float]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class FeedbackRow(Base):
+    """One feedback event; rows are only ever appended, never updated."""
+
+    __tablename__ = "feedback_events"
+    __table_args__ = (
+        CheckConstraint("rating IS NULL OR rating IN ('up', 'down')", name="rating"),
+        CheckConstraint(
+            "resolution IS NULL OR resolution IN ('resolved', 'escalated', 'unresolved')",
+            name="resolution",
+        ),
+        CheckConstraint("rating IS NOT NULL OR resolution IS NOT NULL", name="has_signal"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    interaction_id: Mapped[str] = mapped_column(ForeignKey("interactions.id", ondelete="CASCADE"), index=True)
+    rating: Mapped[str | None] = mapped_column(String(16))
+    resolution: Mapped[str | None] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(Text)
+    voter: Mapped[str | None] = mapped_column(String)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

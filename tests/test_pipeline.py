@@ -1,0 +1,103 @@
+"""The one path from a question to a logged, cited answer (real store, FAISS, embedder; fake generator)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.config import Settings
+from assistant.ingest.runner import ingest_paths
+from assistant.pipeline import ABSTAIN_MESSAGE, Delta, Done, _CitationFilter
+from assistant.store import InteractionRow, get_interaction
+from tests.fakes import FakeGenerator
+
+
+@pytest.fixture
+def ingested(settings: Settings, kb_dir: Path, make_assistant):
+    assistant = make_assistant(settings)
+    ingest_paths([kb_dir], settings=settings, store=assistant.store, registry=assistant.registry, embedder=assistant.embedder)
+    assistant.refresh()
+    return assistant
+
+
+def test_answer_is_cited_streamed_and_logged(ingested) -> None:
+    events = list(ingested.ask_stream("How do I reset my password?", user_id="cust-1", channel="web"))
+    deltas = [e.text for e in events if isinstance(e, Delta)]
+    [done] = [e for e in events if isinstance(e, Done)]
+    answer = done.answer
+    assert len(deltas) > 3 and "".join(deltas).strip() == answer.answer
+    assert not answer.abstained and answer.citations[0].doc_id == "password.md"
+    assert answer.release == ingested.registry.current_id()
+    with ingested.store.session() as session:
+        row = get_interaction(session, answer.interaction_id)
+        assert row.question == "How do I reset my password?" and row.channel == "web" and row.user_id == "cust-1"
+        assert row.release_id == answer.release and row.model_id == "fake-generator"
+        assert row.hits[0]["doc_id"] == "password.md" and "score" in row.hits[0]
+        assert row.citations[0]["doc_id"] == "password.md"
+        assert set(row.latency_ms) >= {"retrieve", "prompt", "first_token", "total"}
+        assert "[1]" in row.prompt
+
+
+def test_low_confidence_abstains_without_generation(settings: Settings, kb_dir: Path, make_assistant) -> None:
+    fake = FakeGenerator()
+    assistant = make_assistant(settings.model_copy(update={"min_confidence": 0.99}), fake)
+    ingest_paths([kb_dir], settings=settings, store=assistant.store, registry=assistant.registry, embedder=assistant.embedder)
+    answer = assistant.ask("What is the airspeed of an unladen swallow?")
+    assert answer.abstained and answer.answer == ABSTAIN_MESSAGE and answer.citations == ()
+    assert fake.calls == []
+
+
+def test_no_release_abstains(settings: Settings, make_assistant) -> None:
+    answer = make_assistant(settings).ask("anything?")
+    assert answer.abstained and answer.release == "none"
+
+
+def test_follow_up_uses_the_stored_conversation(ingested) -> None:
+    first = ingested.ask("How do refunds work?", user_id="u")
+    second = ingested.ask("and how can I track it?", conversation_id=first.conversation_id, user_id="u")
+    assert second.conversation_id == first.conversation_id
+    with ingested.store.session() as session:
+        row = get_interaction(session, second.interaction_id)
+    assert row.history[0] == {"role": "user", "content": "How do refunds work?"}
+    assert second.citations[0].doc_id == "refunds.md"
+
+
+def test_invalid_citations_never_reach_the_answer(settings: Settings, kb_dir: Path, make_assistant) -> None:
+    fake = FakeGenerator(answer="Use the reset link [2][9] as described [1].")
+    assistant = make_assistant(settings, fake)
+    ingest_paths([kb_dir], settings=settings, store=assistant.store, registry=assistant.registry, embedder=assistant.embedder)
+    events = list(assistant.ask_stream("How do I reset my password?"))
+    streamed = "".join(e.text for e in events if isinstance(e, Delta))
+    answer = events[-1].answer
+    assert "[9]" not in streamed and "[9]" not in answer.answer
+    hits = [h["doc_id"] for h in _logged_hits(assistant, answer.interaction_id)]
+    assert [c.doc_id for c in answer.citations] == [hits[1], hits[0]]
+
+
+def _logged_hits(assistant, interaction_id: str) -> list[dict]:
+    with assistant.store.session() as session:
+        return get_interaction(session, interaction_id).hits
+
+
+@pytest.mark.parametrize(
+    ("pieces", "sources", "expected"),
+    [
+        (["See [1] and [", "7] too."], 3, "See [1] and  too."),
+        (["Range [1, 2]."], 2, "Range [1, 2]."),
+        (["Array[i] stays"], 2, "Array[i] stays"),
+        (["cut [2"], 3, "cut [2"),
+    ],
+)
+def test_stream_citation_filter(pieces: list[str], sources: int, expected: str) -> None:
+    filt = _CitationFilter(sources)
+    assert "".join(filt.feed(p) for p in pieces) + filt.flush() == expected
+
+
+def test_a_disconnected_stream_is_still_logged(ingested) -> None:
+    stream = ingested.ask_stream("How do I reset my password?")
+    next(stream)
+    stream.close()  # the client went away mid-answer
+    with ingested.store.session() as session:
+        rows = session.query(InteractionRow).all()
+    assert len(rows) == 1 and rows[0].question == "How do I reset my password?"

@@ -65,7 +65,9 @@ def _assistant(settings: Settings, *, with_generator: bool = True):
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders: Markdown, text, HTML, PDF, JSONL/CSV FAQ.")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files or folders: Markdown, text, HTML, PDF, JSONL/CSV FAQ.")
+    ],
     as_json: JsonOption = False,
 ) -> None:
     """Add or update documents; unchanged files cost nothing, removed files leave the index."""
@@ -128,7 +130,9 @@ def search(
         return
     table = Table("score", "document", "title", "text")
     for hit in hits:
-        table.add_row(f"{hit.score:.3f}", hit.chunk.doc_id, hit.chunk.title, hit.chunk.text[:120].replace("\n", " "))
+        table.add_row(
+            f"{hit.score:.3f}", hit.chunk.doc_id, hit.chunk.title, hit.chunk.text[:120].replace("\n", " ")
+        )
     out.print(table)
 
 
@@ -291,7 +295,9 @@ def releases_rollback(as_json: JsonOption = False) -> None:
             manifest = registry.rollback()
     except ReleaseError as exc:
         fail(str(exc))
-    print_json({"active": manifest.id}) if as_json else out.print(f"rolled back: release {manifest.id} is active")
+    print_json({"active": manifest.id}) if as_json else out.print(
+        f"rolled back: release {manifest.id} is active"
+    )
 
 
 if __name__ == "__main__":

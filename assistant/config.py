@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     embedder: str = Field(DEFAULT_EMBEDDER, description="Sentence-transformers model id or local path.")
     generator: str = Field(DEFAULT_GENERATOR, description="Causal LM id or local path (local backend).")
     generator_backend: Literal["local", "remote"] = Field(
-        "local", description="`local` runs transformers in process; `remote` calls an OpenAI-compatible server."
+        "local",
+        description="`local` runs transformers in process; `remote` calls an OpenAI-compatible server.",
     )
     adapter: str = Field("", description="Path of a LoRA adapter to load on the local generator.")
     remote_base_url: str = Field("", description="Base URL of the OpenAI-compatible server (…/v1).")
@@ -51,18 +52,24 @@ class Settings(BaseSettings):
     faq_answer_field: str = Field("answer", description="JSONL/CSV FAQ column holding the answer.")
 
     # retrieval
-    retrieval_mode: Literal["hybrid", "dense", "lexical"] = Field("hybrid", description="How chunks are found.")
+    retrieval_mode: Literal["hybrid", "dense", "lexical"] = Field(
+        "hybrid", description="How chunks are found: `hybrid` (dense + BM25), `dense` or `lexical`."
+    )
     index_type: Literal["flat", "ivf", "hnsw"] = Field(
         "flat", description="FAISS index: exact `flat`, or approximate `ivf`/`hnsw` for large corpora."
     )
     top_k: int = Field(5, description="Sources given to the generator and shown as citations.")
-    lexical_weight: float = Field(0.3, description="Weight of BM25 in the hybrid fusion (dense gets the rest).")
+    lexical_weight: float = Field(
+        0.2, description="Weight of BM25 in the hybrid fusion (dense gets the rest)."
+    )
     min_confidence: float = Field(
-        0.35, description="Below this retrieval confidence the assistant abstains and hands off."
+        0.30, description="Below this retrieval confidence the assistant abstains and hands off."
     )
 
     # serving
-    release_poll_seconds: float = Field(2.0, description="How often a server checks for a newly activated release.")
+    release_poll_seconds: float = Field(
+        2.0, description="How often a server checks for a newly activated release."
+    )
 
     # conversation and limits
     history_turns: int = Field(3, description="Earlier user turns used to interpret a follow-up.")
@@ -98,3 +105,17 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, read once from the environment."""
     return Settings()
+
+
+def settings_table() -> str:
+    """Every setting as a Markdown table (the README's settings section is this output)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        shown = "(empty)" if default in ("", None) else f"`{default}`"
+        rows.append(f"| `ASSISTANT_{name.upper()}` | {shown} | {field.description or ''} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(settings_table())

@@ -143,7 +143,10 @@ class Assistant:
         else:
             snapshot = IndexSnapshot.load(self.registry.path(release.id))
         retriever = Retriever(
-            snapshot, self.embedder, mode=self.settings.retrieval_mode, lexical_weight=self.settings.lexical_weight
+            snapshot,
+            self.embedder,
+            mode=self.settings.retrieval_mode,
+            lexical_weight=self.settings.lexical_weight,
         )
         generator = self._generator_for(release) if with_generator else None
         return Serving(release, retriever, generator)
@@ -154,7 +157,9 @@ class Assistant:
         )
         key = adapter or None
         if key not in self._generators:
-            self._generators[key] = self._generator_factory(self.settings.model_copy(update={"adapter": adapter}))
+            self._generators[key] = self._generator_factory(
+                self.settings.model_copy(update={"adapter": adapter})
+            )
         return self._generators[key]
 
     @property

@@ -173,7 +173,9 @@ class ReleaseRegistry:
         os.replace(temporary, pointer)
         _fsync_dir(self.root)
         with (self.root / "history.jsonl").open("a") as history:
-            history.write(json.dumps({"at": datetime.now(timezone.utc).isoformat(), "activated": release_id}) + "\n")
+            history.write(
+                json.dumps({"at": datetime.now(timezone.utc).isoformat(), "activated": release_id}) + "\n"
+            )
         return manifest
 
     def rollback(self) -> ReleaseManifest:

@@ -64,8 +64,13 @@ def quality(embedder: Embedder, snapshot: IndexSnapshot, questions: int, setting
             "answered_in_scope": float(np.mean(np.array(confidences) >= threshold)),
             "abstained_out_of_scope": float(np.mean(np.array(oos) < threshold)),
         }
-    return {"questions": len(labelled), "out_of_scope": len(outside), "min_confidence": settings.min_confidence,
-            "lexical_weight": settings.lexical_weight, "modes": results}
+    return {
+        "questions": len(labelled),
+        "out_of_scope": len(outside),
+        "min_confidence": settings.min_confidence,
+        "lexical_weight": settings.lexical_weight,
+        "modes": results,
+    }
 
 
 def speed(embedder: Embedder, sizes: list[int], queries: int = 200, seed: int = 0) -> dict:
@@ -92,7 +97,10 @@ def speed(embedder: Embedder, sizes: list[int], queries: int = 200, seed: int = 
                 started = time.perf_counter()
                 retriever.search(text, 5)
                 timings.append((time.perf_counter() - started) * 1000)
-            per_mode[mode] = {"p50_ms": float(np.percentile(timings, 50)), "p95_ms": float(np.percentile(timings, 95))}
+            per_mode[mode] = {
+                "p50_ms": float(np.percentile(timings, 50)),
+                "p95_ms": float(np.percentile(timings, 95)),
+            }
         results[str(size)] = per_mode
     return results
 
@@ -122,8 +130,10 @@ def main() -> None:
     print("| mode | hit@1 | recall@5 | MRR | in-scope answered | out-of-scope abstained |")
     print("|---|---|---|---|---|---|")
     for mode, m in report["quality"]["modes"].items():
-        print(f"| {mode} | {m['hit@1']:.3f} | {m['recall@5']:.3f} | {m['mrr']:.3f} | "
-              f"{m['answered_in_scope']:.3f} | {m['abstained_out_of_scope']:.3f} |")
+        print(
+            f"| {mode} | {m['hit@1']:.3f} | {m['recall@5']:.3f} | {m['mrr']:.3f} | "
+            f"{m['answered_in_scope']:.3f} | {m['abstained_out_of_scope']:.3f} |"
+        )
     print("\n| chunks | mode | p50 ms | p95 ms |\n|---|---|---|---|")
     for size, modes in report["speed"].items():
         for mode, t in modes.items():

@@ -32,7 +32,9 @@ class LabelledQuestion:
 def bitext_questions(limit: int | None = None, *, seed: int = 0) -> list[LabelledQuestion]:
     """Bitext customer questions; ``doc_id`` is the intent, which is the demo article's id."""
     with (shared_data() / "bitext" / "questions_canonical.csv").open(encoding="utf-8") as handle:
-        rows = [LabelledQuestion(r["instruction"], r["intent"], r["response"]) for r in csv.DictReader(handle)]
+        rows = [
+            LabelledQuestion(r["instruction"], r["intent"], r["response"]) for r in csv.DictReader(handle)
+        ]
     random.Random(seed).shuffle(rows)
     return rows[:limit] if limit else rows
 

@@ -69,7 +69,6 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
     return request.getfixturevalue("postgres_url")
 
 
-
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
     """The real default embedder (offline MiniLM), loaded once."""
@@ -115,7 +114,11 @@ def make_assistant(embedder: Embedder):
         store.upgrade()
         fake = generator or FakeGenerator()
         return Assistant(
-            settings, store, ReleaseRegistry(settings.releases_dir), embedder=embedder, generator_factory=lambda _: fake
+            settings,
+            store,
+            ReleaseRegistry(settings.releases_dir),
+            embedder=embedder,
+            generator_factory=lambda _: fake,
         )
 
     return build

@@ -16,7 +16,13 @@ from tests.fakes import FakeGenerator
 @pytest.fixture
 def ingested(settings: Settings, kb_dir: Path, make_assistant):
     assistant = make_assistant(settings)
-    ingest_paths([kb_dir], settings=settings, store=assistant.store, registry=assistant.registry, embedder=assistant.embedder)
+    ingest_paths(
+        [kb_dir],
+        settings=settings,
+        store=assistant.store,
+        registry=assistant.registry,
+        embedder=assistant.embedder,
+    )
     assistant.refresh()
     return assistant
 
@@ -31,7 +37,9 @@ def test_answer_is_cited_streamed_and_logged(ingested) -> None:
     assert answer.release == ingested.registry.current_id()
     with ingested.store.session() as session:
         row = get_interaction(session, answer.interaction_id)
-        assert row.question == "How do I reset my password?" and row.channel == "web" and row.user_id == "cust-1"
+        assert (
+            row.question == "How do I reset my password?" and row.channel == "web" and row.user_id == "cust-1"
+        )
         assert row.release_id == answer.release and row.model_id == "fake-generator"
         assert row.hits[0]["doc_id"] == "password.md" and "score" in row.hits[0]
         assert row.citations[0]["doc_id"] == "password.md"
@@ -42,7 +50,13 @@ def test_answer_is_cited_streamed_and_logged(ingested) -> None:
 def test_low_confidence_abstains_without_generation(settings: Settings, kb_dir: Path, make_assistant) -> None:
     fake = FakeGenerator()
     assistant = make_assistant(settings.model_copy(update={"min_confidence": 0.99}), fake)
-    ingest_paths([kb_dir], settings=settings, store=assistant.store, registry=assistant.registry, embedder=assistant.embedder)
+    ingest_paths(
+        [kb_dir],
+        settings=settings,
+        store=assistant.store,
+        registry=assistant.registry,
+        embedder=assistant.embedder,
+    )
     answer = assistant.ask("What is the airspeed of an unladen swallow?")
     assert answer.abstained and answer.answer == ABSTAIN_MESSAGE and answer.citations == ()
     assert fake.calls == []
@@ -66,7 +80,13 @@ def test_follow_up_uses_the_stored_conversation(ingested) -> None:
 def test_invalid_citations_never_reach_the_answer(settings: Settings, kb_dir: Path, make_assistant) -> None:
     fake = FakeGenerator(answer="Use the reset link [2][9] as described [1].")
     assistant = make_assistant(settings, fake)
-    ingest_paths([kb_dir], settings=settings, store=assistant.store, registry=assistant.registry, embedder=assistant.embedder)
+    ingest_paths(
+        [kb_dir],
+        settings=settings,
+        store=assistant.store,
+        registry=assistant.registry,
+        embedder=assistant.embedder,
+    )
     events = list(assistant.ask_stream("How do I reset my password?"))
     streamed = "".join(e.text for e in events if isinstance(e, Delta))
     answer = events[-1].answer

@@ -40,7 +40,9 @@ def test_create_activate_rollback(tmp_path: Path) -> None:
     assert registry.current_id() == second.id
     assert [m.id for m in registry.list()] == [first.id, second.id]
     # the unchanged file is one blob shared by both releases
-    assert (registry.path(first.id) / "a.txt").stat().st_ino == (registry.path(second.id) / "a.txt").stat().st_ino
+    assert (registry.path(first.id) / "a.txt").stat().st_ino == (
+        registry.path(second.id) / "a.txt"
+    ).stat().st_ino
     assert registry.rollback().id == first.id and registry.current_id() == first.id
     with pytest.raises(ReleaseError, match="no parent"):
         registry.rollback()

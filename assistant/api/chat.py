@@ -21,7 +21,10 @@ router = APIRouter(prefix="/v1", tags=["chat"])
 @router.get("/models")
 def list_models() -> dict:
     """The one model this server answers as (any client may name it)."""
-    return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "assistant"}]}
+    return {
+        "object": "list",
+        "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "assistant"}],
+    }
 
 
 def _turns(request: ChatRequest, assistant: Assistant) -> tuple[str, list[Turn] | None]:
@@ -39,7 +42,9 @@ def _turns(request: ChatRequest, assistant: Assistant) -> tuple[str, list[Turn] 
     if last.role != "user" or not question:
         raise HTTPException(400, "the last message must be a non-empty user message")
     earlier = [
-        Turn(m.role, m.text()) for m in request.messages[:-1] if m.role in ("user", "assistant") and m.text().strip()
+        Turn(m.role, m.text())
+        for m in request.messages[:-1]
+        if m.role in ("user", "assistant") and m.text().strip()
     ]
     # With a single message and a conversation id, the stored turns give the context.
     history = None if not earlier and request.conversation_id else earlier
@@ -97,7 +102,11 @@ def chat_completions(body: ChatRequest, request: Request) -> JSONResponse | Stre
             "created": created,
             "model": MODEL_ID,
             "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": answer.answer}, "finish_reason": "stop"}
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": answer.answer},
+                    "finish_reason": "stop",
+                }
             ],
             "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
             **_extras(answer),

@@ -13,7 +13,9 @@ router = APIRouter()
 
 
 @router.get("/v1/search", tags=["search"])
-def search(request: Request, q: str = Query(min_length=1, max_length=4000), k: int = Query(5, ge=1, le=50)) -> list:
+def search(
+    request: Request, q: str = Query(min_length=1, max_length=4000), k: int = Query(5, ge=1, le=50)
+) -> list:
     """Retrieval only: the same list as ``assistant search --json``."""
     result = assistant_of(request).search(q, k)
     return [hit.to_dict() for hit in result.hits]
@@ -59,5 +61,7 @@ def readyz(request: Request) -> JSONResponse:
         "chunks": len(serving.retriever.snapshot.chunks) if serving else 0,
     }
     if not assistant.ready:
-        body["detail"] = "loading models" if serving is None else "no release is active: run `assistant ingest`"
+        body["detail"] = (
+            "loading models" if serving is None else "no release is active: run `assistant ingest`"
+        )
     return JSONResponse(body, status_code=200 if assistant.ready else 503)

@@ -35,7 +35,9 @@ class ChatRequest(BaseModel):
     stream: bool = False
     user: str | None = Field(None, max_length=200, description="End-user id (pseudonymous).")
     conversation_id: str | None = Field(
-        None, max_length=100, description="Continue a stored conversation (used when only one message is sent)."
+        None,
+        max_length=100,
+        description="Continue a stored conversation (used when only one message is sent).",
     )
     channel: Literal["api", "web"] = "api"
 

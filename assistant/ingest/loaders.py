@@ -122,9 +122,7 @@ def _load_markdown(text: str, doc_id: str, path: Path, file_hash: str) -> Docume
     meta = post.metadata if isinstance(post.metadata, dict) else {}
     body = post.content
     title = str(meta.get("title") or first_heading(body) or path.stem)
-    return _document(
-        str(meta.get("id") or doc_id), title, str(meta.get("url") or path), body, file_hash
-    )
+    return _document(str(meta.get("id") or doc_id), title, str(meta.get("url") or path), body, file_hash)
 
 
 def _load_html(text: str, doc_id: str, path: Path, file_hash: str) -> Document:
@@ -207,4 +205,3 @@ def _faq_documents(
     if not documents:
         raise SkippedFile("no FAQ row has both a question and an answer")
     return documents
-

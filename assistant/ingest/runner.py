@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from assistant.config import Settings
 from assistant.generation.prompts import PROMPT_VERSION
 from assistant.ingest.chunking import chunk_document
 from assistant.ingest.loaders import SkippedFile, file_hash, load_file
-from assistant.releases import ReleaseManifest, ReleaseRegistry
+from assistant.releases import ReleaseRegistry
 from assistant.retrieval.embedder import Embedder
 from assistant.retrieval.snapshot import IndexedDocument, IndexSnapshot
 from assistant.store import Store, repository
@@ -113,7 +112,9 @@ def ingest_paths(
                 seen_origins.add(origin)
                 stored = by_origin.get(origin, [])
                 try:
-                    data_hash = file_hash(file.read_bytes(), settings.faq_question_field, settings.faq_answer_field)
+                    data_hash = file_hash(
+                        file.read_bytes(), settings.faq_question_field, settings.faq_answer_field
+                    )
                     if stored and all(d.content_hash == data_hash for d in stored):
                         report.unchanged += len(stored)
                         continue
@@ -147,7 +148,9 @@ def ingest_paths(
             staging = registry.staging_dir()
             current_snapshot.save(staging)
             if parent and parent.adapter:
-                shutil.copytree(registry.path(parent.id) / parent.adapter, staging / parent.adapter, copy_function=os.link)
+                shutil.copytree(
+                    registry.path(parent.id) / parent.adapter, staging / parent.adapter, copy_function=os.link
+                )
             manifest = registry.create(
                 staging,
                 parent=parent.id if parent else None,
@@ -157,11 +160,17 @@ def ingest_paths(
                 adapter=parent.adapter if parent else None,
                 prompt_version=PROMPT_VERSION,
                 index=asdict(current_snapshot.info),
-                notes={"added": len(report.added), "updated": len(report.updated), "removed": len(report.removed)},
+                notes={
+                    "added": len(report.added),
+                    "updated": len(report.updated),
+                    "removed": len(report.removed),
+                },
             )
             registry.activate(manifest.id)
             report.release = manifest.id
-            _mirror_documents(store, current_snapshot, changed=report.added + report.updated, removed=report.removed)
+            _mirror_documents(
+                store, current_snapshot, changed=report.added + report.updated, removed=report.removed
+            )
         if current_snapshot:
             report.documents = len(current_snapshot.documents)
             report.chunks = len(current_snapshot.chunks)

@@ -109,4 +109,6 @@ class IndexSnapshot:
 
     @classmethod
     def empty(cls, embedder: str, dimension: int, index_type: str = "flat") -> IndexSnapshot:
-        return cls.build([], np.zeros((0, dimension), dtype=np.float32), embedder=embedder, index_type=index_type)
+        return cls.build(
+            [], np.zeros((0, dimension), dtype=np.float32), embedder=embedder, index_type=index_type
+        )

@@ -25,7 +25,9 @@ def api_settings(tmp_path: Path, db_url: str) -> Settings:
 @pytest.fixture
 def assistant(api_settings: Settings, kb_dir: Path, make_assistant):
     built = make_assistant(api_settings)
-    ingest_paths([kb_dir], settings=api_settings, store=built.store, registry=built.registry, embedder=built.embedder)
+    ingest_paths(
+        [kb_dir], settings=api_settings, store=built.store, registry=built.registry, embedder=built.embedder
+    )
     built.refresh()
     return built
 
@@ -46,7 +48,9 @@ def free_port() -> int:
 def live_url(assistant) -> Iterator[str]:
     """The app served by a real uvicorn on a free loopback port."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(assistant), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(assistant), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -19,7 +19,9 @@ def test_models(client: TestClient) -> None:
 
 
 def test_chat_completion(client: TestClient, assistant) -> None:
-    body = client.post("/v1/chat/completions", json={"model": "support-assistant", "messages": [QUESTION]}).json()
+    body = client.post(
+        "/v1/chat/completions", json={"model": "support-assistant", "messages": [QUESTION]}
+    ).json()
     assert body["object"] == "chat.completion"
     message = body["choices"][0]["message"]
     assert message["role"] == "assistant" and message["content"]
@@ -94,7 +96,9 @@ def test_oversized_body_is_refused(client: TestClient) -> None:
 
 
 def test_malformed_json_is_a_4xx(client: TestClient) -> None:
-    response = client.post("/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json"})
+    response = client.post(
+        "/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 422
 
 

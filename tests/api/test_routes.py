@@ -12,7 +12,9 @@ from assistant.store import feedback_for
 
 
 def ask(client: TestClient) -> str:
-    body = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "reset password?"}]})
+    body = client.post(
+        "/v1/chat/completions", json={"messages": [{"role": "user", "content": "reset password?"}]}
+    )
     return body.json()["interaction_id"]
 
 
@@ -34,7 +36,9 @@ def test_feedback_is_idempotent_per_interaction_and_voter(client: TestClient, as
     again = client.post("/v1/feedback", json=vote)
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.json()["id"] == again.json()["id"]
-    resolved = client.post("/v1/feedback", json={"interaction_id": interaction, "resolution": "resolved", "voter": "cust-1"})
+    resolved = client.post(
+        "/v1/feedback", json={"interaction_id": interaction, "resolution": "resolved", "voter": "cust-1"}
+    )
     assert resolved.status_code == 201
     with assistant.store.session() as session:
         events = feedback_for(session, interaction)
@@ -45,7 +49,10 @@ def test_concurrent_duplicate_feedback_is_stored_once(client: TestClient, assist
     interaction = ask(client)
     vote = {"interaction_id": interaction, "rating": "down", "voter": "v", "comment": "wrong"}
     codes: list[int] = []
-    threads = [threading.Thread(target=lambda: codes.append(client.post("/v1/feedback", json=vote).status_code)) for _ in range(6)]
+    threads = [
+        threading.Thread(target=lambda: codes.append(client.post("/v1/feedback", json=vote).status_code))
+        for _ in range(6)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -66,7 +73,9 @@ def test_concurrent_duplicate_feedback_is_stored_once(client: TestClient, assist
         ({"interaction_id": "x", "rating": "up", "extra": 1}, 422),
     ],
 )
-def test_bad_feedback_is_refused_and_loses_nothing(client: TestClient, assistant, payload: dict, status: int) -> None:
+def test_bad_feedback_is_refused_and_loses_nothing(
+    client: TestClient, assistant, payload: dict, status: int
+) -> None:
     interaction = ask(client)
     client.post("/v1/feedback", json={"interaction_id": interaction, "rating": "up"})
     response = client.post("/v1/feedback", json=payload)

@@ -15,7 +15,9 @@ def doc(text: str, title: str = "Guide") -> Document:
 
 
 def test_sections_follow_headings_and_keep_code_fences_whole() -> None:
-    sections = split_sections("# Guide\n\nIntro.\n\n## Install\n\nStep one.\n\n```\n# comment\n\nmore\n```\n\n## Use\n\nRun it.")
+    sections = split_sections(
+        "# Guide\n\nIntro.\n\n## Install\n\nStep one.\n\n```\n# comment\n\nmore\n```\n\n## Use\n\nRun it."
+    )
     assert [s.heading for s in sections] == ["Guide", "Install", "Use"]
     assert sections[1].paragraphs[1].startswith("```") and "# comment" in sections[1].paragraphs[1]
 
@@ -49,5 +51,9 @@ def test_chunk_ids_are_stable_for_the_same_text() -> None:
     text = "# Guide\n\n" + "\n\n".join(f"Paragraph {i} about setup and billing." for i in range(30))
     first = chunk_document(doc(text), 60, 10)
     again = chunk_document(doc(text), 60, 10)
-    assert [c.chunk_id for c in first] == [c.chunk_id for c in again] == [f"guide.md#{i}" for i in range(len(first))]
+    assert (
+        [c.chunk_id for c in first]
+        == [c.chunk_id for c in again]
+        == [f"guide.md#{i}" for i in range(len(first))]
+    )
     assert len({c.chunk_id for c in first}) == len(first)

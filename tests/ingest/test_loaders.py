@@ -43,14 +43,18 @@ def write(folder: Path, name: str, content: str | bytes) -> Path:
 
 
 def test_markdown_front_matter_overrides_id_title_and_url(tmp_path: Path) -> None:
-    path = write(tmp_path, "a/b.md", "---\nid: refunds\ntitle: Refund guide\nurl: https://x.test/r\n---\n# H\n\nBody.")
+    path = write(
+        tmp_path, "a/b.md", "---\nid: refunds\ntitle: Refund guide\nurl: https://x.test/r\n---\n# H\n\nBody."
+    )
     [doc] = load_file(path, tmp_path)
     assert (doc.doc_id, doc.title, doc.source) == ("refunds", "Refund guide", "https://x.test/r")
     assert "Body." in doc.text and "url:" not in doc.text
 
 
 def test_markdown_id_is_relative_path_and_title_first_heading(tmp_path: Path) -> None:
-    path = write(tmp_path, "guides/setup.md", "Intro line\n\n```\n# not a heading\n```\n\n## Setting up\n\nText.")
+    path = write(
+        tmp_path, "guides/setup.md", "Intro line\n\n```\n# not a heading\n```\n\n## Setting up\n\nText."
+    )
     [doc] = load_file(path, tmp_path)
     assert doc.doc_id == "guides/setup.md"
     assert doc.title == "Setting up"
@@ -92,10 +96,16 @@ def test_pdf(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "content"),
     [
-        ("faq.jsonl", '{"question": "Do you ship abroad?", "answer": "Yes, to 30 countries."}\n'
-         '{"question": "Can I pay by invoice?", "answer": "Only business accounts."}\n'),
-        ("faq.csv", "question,answer\nDo you ship abroad?,\"Yes, to 30 countries.\"\n"
-         "Can I pay by invoice?,Only business accounts.\n"),
+        (
+            "faq.jsonl",
+            '{"question": "Do you ship abroad?", "answer": "Yes, to 30 countries."}\n'
+            '{"question": "Can I pay by invoice?", "answer": "Only business accounts."}\n',
+        ),
+        (
+            "faq.csv",
+            'question,answer\nDo you ship abroad?,"Yes, to 30 countries."\n'
+            "Can I pay by invoice?,Only business accounts.\n",
+        ),
     ],
 )
 def test_faq_rows_become_documents(tmp_path: Path, name: str, content: str) -> None:

@@ -1,4 +1,4 @@
-"""Incremental ingestion into releases: unchanged files cost nothing, changes and removals update the index."""
+"""Incremental ingestion into releases: unchanged files cost nothing, changes update the index."""
 
 from __future__ import annotations
 
@@ -43,7 +43,11 @@ def test_first_ingest_makes_an_active_release_and_mirrors_documents(run, kb_dir:
         rows = {d.doc_id: d for d in list_documents(session)}
     assert rows["refunds.md"].source == "https://help.example.com/refunds"
     assert rows["refunds.md"].title == "Getting a refund"
-    hits = Retriever(active_snapshot(run.registry), embedder).search("how long until my money comes back", 3).hits
+    hits = (
+        Retriever(active_snapshot(run.registry), embedder)
+        .search("how long until my money comes back", 3)
+        .hits
+    )
     assert hits[0].chunk.doc_id == "refunds.md"
 
 
@@ -58,7 +62,9 @@ def test_reingesting_unchanged_files_does_no_work(run, kb_dir: Path) -> None:
 
 def test_changed_file_reembeds_only_its_chunks(run, kb_dir: Path) -> None:
     first = run(kb_dir)
-    (kb_dir / "password.md").write_text("# Resetting your password\n\nUse the magic link; it lasts 10 minutes.\n")
+    (kb_dir / "password.md").write_text(
+        "# Resetting your password\n\nUse the magic link; it lasts 10 minutes.\n"
+    )
     report = run(kb_dir)
     assert report.updated == ["password.md"] and report.added == [] and report.chunks_embedded == 1
     manifest = run.registry.get(report.release)
@@ -67,7 +73,9 @@ def test_changed_file_reembeds_only_its_chunks(run, kb_dir: Path) -> None:
     assert "magic link" in texts and "30 minutes" not in texts
     # unchanged files share their stored blobs with the parent release (hard links, not copies)
     old, new = run.registry.path(first.release), run.registry.path(report.release)
-    assert (old / "bm25").exists() and (new / "index.json").stat().st_ino != (old / "index.json").stat().st_ino
+    assert (old / "bm25").exists() and (new / "index.json").stat().st_ino != (
+        old / "index.json"
+    ).stat().st_ino
 
 
 def test_deleted_file_leaves_the_index(run, kb_dir: Path) -> None:
@@ -124,7 +132,11 @@ def test_new_embedder_reembeds_everything(run, kb_dir: Path, settings: Settings,
 
     store = Store(settings.resolved_database_url)
     report = ingest_paths(
-        [kb_dir], settings=settings, store=store, registry=ReleaseRegistry(settings.releases_dir), embedder=Renamed()
+        [kb_dir],
+        settings=settings,
+        store=store,
+        registry=ReleaseRegistry(settings.releases_dir),
+        embedder=Renamed(),
     )
     assert report.release and report.chunks_embedded == report.chunks
     assert active_snapshot(ReleaseRegistry(settings.releases_dir)).info.embedder == "tuned-minilm"

@@ -1,0 +1,107 @@
+"""The command line: JSON shapes, exit code 2 with one line on bad input, nothing lost."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from assistant import config
+from assistant.cli import app
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("ASSISTANT_HOME", str(tmp_path / "home"))
+    config.get_settings.cache_clear()
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, list(args))
+
+    yield invoke
+    config.get_settings.cache_clear()
+
+
+def test_ingest_json_summary_and_incremental(cli, kb_dir: Path) -> None:
+    (kb_dir / "broken.pdf").write_bytes(b"%PDF-1.4 nonsense")
+    first = cli("ingest", str(kb_dir), "--json")
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.stdout)
+    assert report["documents"] == 3 and report["release"] and report["skipped"][0]["path"].endswith("broken.pdf")
+    again = json.loads(cli("ingest", str(kb_dir), "--json").stdout)
+    assert again["release"] is None and again["chunks_embedded"] == 0 and again["unchanged"] == 3
+
+
+def test_search_json_shape(cli, kb_dir: Path) -> None:
+    cli("ingest", str(kb_dir))
+    result = cli("search", "forgot my password", "--k", "2", "--json")
+    hits = json.loads(result.stdout)
+    assert result.exit_code == 0 and len(hits) == 2 and hits[0]["doc_id"] == "password.md"
+    assert set(hits[0]) == {"doc_id", "chunk_id", "title", "source", "score", "text"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ingest", "/no/such/folder"], "path does not exist: /no/such/folder"),
+        (["search", "  "], "the query is empty"),
+        (["ask", ""], "the question is empty"),
+        (["feedback", "abc"], "give --up or --down"),
+        (["feedback", "abc", "--up", "--down"], "not both"),
+        (["feedback", "no-such-interaction", "--up"], "no interaction 'no-such-interaction'"),
+        (["releases", "activate", "nope"], "no release 'nope'"),
+        (["releases", "rollback"], "no release is active"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(cli, args: list[str], message: str) -> None:
+    result = cli(*args)
+    assert result.exit_code == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0]
+
+
+def test_invalid_setting_is_a_clear_error(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSISTANT_CHUNK_OVERLAP", "5000")
+    config.get_settings.cache_clear()
+    result = cli("releases", "list")
+    assert result.exit_code == 2 and "chunk_overlap must be smaller" in result.stderr
+
+
+def test_releases_list_activate_rollback(cli, kb_dir: Path) -> None:
+    first = json.loads(cli("ingest", str(kb_dir), "--json").stdout)["release"]
+    (kb_dir / "new.md").write_text("# Gift cards\n\nGift cards never expire.")
+    second = json.loads(cli("ingest", str(kb_dir), "--json").stdout)["release"]
+    listed = json.loads(cli("releases", "list", "--json").stdout)
+    assert [(r["id"], r["active"]) for r in listed] == [(first, False), (second, True)]
+    assert json.loads(cli("releases", "rollback", "--json").stdout) == {"active": first}
+    assert json.loads(cli("releases", "show", first, "--json").stdout)["active"] is True
+    assert json.loads(cli("releases", "activate", second, "--json").stdout) == {"active": second}
+
+
+@pytest.mark.slow
+def test_ask_and_feedback_end_to_end_with_the_real_models(tmp_path: Path, kb_dir: Path) -> None:
+    """The installed console script, the real embedder and SmolLM2, as a user runs them."""
+    env = {"ASSISTANT_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1", "PATH": str(Path(sys.executable).parent)}
+    cache = Path(__file__).resolve().parent.parent / ".assistant" / "models"
+    if cache.is_dir():  # reuse a converted model if this checkout has one; the conversion is tested elsewhere
+        (tmp_path / "home").mkdir()
+        (tmp_path / "home" / "models").symlink_to(cache)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(Path(sys.executable).parent / "assistant"), *args], env=env, capture_output=True, text=True, timeout=600
+        )
+
+    assert run("ingest", str(kb_dir)).returncode == 0
+    asked = run("ask", "How do I reset my password?", "--json")
+    assert asked.returncode == 0, asked.stderr
+    answer = json.loads(asked.stdout)
+    assert set(answer) >= {"interaction_id", "answer", "citations", "abstained", "release", "curated_answer_id"}
+    assert not answer["abstained"] and answer["answer"] and answer["citations"][0]["doc_id"] == "password.md"
+    voted = run("feedback", answer["interaction_id"], "--up", "--resolved", "--json")
+    assert voted.returncode == 0 and json.loads(voted.stdout)["created"] is True

@@ -34,7 +34,7 @@ class Embedder:
 
         self.model_id = model
         self._model = SentenceTransformer(resolve_embedder_path(model), device=device)
-        self.dimension = int(self._model.get_sentence_embedding_dimension())
+        self.dimension = int(self._model.get_embedding_dimension())
         self._lock = threading.Lock()
 
     @property

@@ -40,7 +40,10 @@ class Settings(BaseSettings):
     remote_model: str = Field("", description="Model name to ask the remote server for.")
     remote_api_key: str = Field("", description="API key for the remote server (never logged).")
     remote_timeout_s: float = Field(60.0, description="Timeout for one remote generation.")
-    quantize: bool = Field(True, description="CPU fast path: int8 dynamic quantisation of linear layers.")
+    quantize: bool = Field(
+        False,
+        description="SmoothQuant int8 linear layers on CPU: faster, but answers drift (see Benchmarks).",
+    )
     num_threads: int = Field(0, description="Torch CPU threads; 0 means one per core.")
     max_new_tokens: int = Field(160, description="Upper bound on generated tokens per answer.")
     temperature: float = Field(0.0, description="0 means greedy decoding (reproducible answers).")

@@ -13,12 +13,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Literal
 
 from assistant.config import Settings
 from assistant.generation.base import Generator, load_generator
 from assistant.generation.citations import extract_citations
 from assistant.generation.prompts import build_messages, rewrite_query
+from assistant.ingest.runner import IngestReport, Progress, ingest_paths
 from assistant.releases import ReleaseManifest, ReleaseRegistry
 from assistant.retrieval.embedder import Embedder
 from assistant.retrieval.retriever import Retriever, SearchResult
@@ -157,9 +159,9 @@ class Assistant:
         )
         key = adapter or None
         if key not in self._generators:
-            self._generators[key] = self._generator_factory(
-                self.settings.model_copy(update={"adapter": adapter})
-            )
+            generator = self._generator_factory(self.settings.model_copy(update={"adapter": adapter}))
+            generator.warmup()
+            self._generators[key] = generator
         return self._generators[key]
 
     @property
@@ -171,6 +173,19 @@ class Assistant:
     def ready(self) -> bool:
         serving = self._serving
         return serving is not None and serving.release is not None and serving.generator is not None
+
+    def ingest(self, paths: Sequence[Path], progress: Progress | None = None) -> IngestReport:
+        """Ingest files or folders into a new active release and serve it from this process."""
+        report = ingest_paths(
+            paths,
+            settings=self.settings,
+            store=self.store,
+            registry=self.registry,
+            embedder=self.embedder,
+            progress=progress,
+        )
+        self.refresh(with_generator=self._serving is None or self._serving.generator is not None)
+        return report
 
     # -- answering -----------------------------------------------------------------------------
     def search(self, query: str, k: int | None = None) -> SearchResult:

@@ -6,8 +6,6 @@ Run: ``python -m eval.bench_ask [--questions 12] [--json] [--out FILE]``
 
 from __future__ import annotations
 
-import argparse
-import json
 import resource
 import tempfile
 from pathlib import Path
@@ -15,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from assistant.config import Settings
-from assistant.ingest.runner import ingest_paths
 from assistant.pipeline import Assistant
 from assistant.releases import ReleaseRegistry
 from assistant.store import Store
+from eval.cli import emit, parse_args
 from eval.datasets import bitext_questions, demo_kb
 
 STAGES = ("retrieve", "prompt", "first_token", "total")
@@ -30,14 +28,7 @@ def run(questions: int) -> dict:
         store = Store(settings.resolved_database_url)
         store.upgrade()
         assistant = Assistant(settings, store, ReleaseRegistry(settings.releases_dir))
-        ingest_paths(
-            [demo_kb()],
-            settings=settings,
-            store=store,
-            registry=assistant.registry,
-            embedder=assistant.embedder,
-        )
-        assistant.refresh()
+        assistant.ingest([demo_kb()])
         assistant.ask("warm up: how do I cancel an order?")
         latencies = {stage: [] for stage in STAGES}
         abstained = 0
@@ -63,16 +54,9 @@ def run(questions: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--questions", type=int, default=12)
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("--out", type=Path)
-    args = parser.parse_args()
+    args = parse_args(__doc__, {"--questions": {"type": int, "default": 12}})
     report = run(args.questions)
-    if args.out:
-        args.out.write_text(json.dumps(report, indent=2))
-    if args.json:
-        print(json.dumps(report, indent=2))
+    if not emit(report, args):
         return
     print(
         f"{report['questions']} Bitext questions, {report['abstained']} abstained; "

@@ -8,9 +8,7 @@ Run: ``python -m eval.bench_ingest [--docs 600] [--json] [--out FILE]``
 
 from __future__ import annotations
 
-import argparse
 import csv
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +19,7 @@ from assistant.releases import ReleaseRegistry
 from assistant.retrieval.embedder import Embedder
 from assistant.retrieval.snapshot import IndexSnapshot
 from assistant.store import Store
+from eval.cli import emit, parse_args
 from eval.datasets import shared_data
 
 
@@ -82,16 +81,9 @@ def run(docs: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--docs", type=int, default=600)
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("--out", type=Path)
-    args = parser.parse_args()
+    args = parse_args(__doc__, {"--docs": {"type": int, "default": 600}})
     report = run(args.docs)
-    if args.out:
-        args.out.write_text(json.dumps(report, indent=2))
-    if args.json:
-        print(json.dumps(report, indent=2))
+    if not emit(report, args):
         return
     print(f"{report['documents']} documents, {report['chunks']} chunks")
     print("| measure | value |\n|---|---|")

@@ -13,8 +13,6 @@ Run: ``python -m eval.bench_retrieval [--questions 1500] [--json] [--out FILE]``
 
 from __future__ import annotations
 
-import argparse
-import json
 import random
 import tempfile
 import time
@@ -30,6 +28,7 @@ from assistant.retrieval.retriever import Retriever
 from assistant.retrieval.snapshot import IndexSnapshot
 from assistant.store import Store
 from assistant.types import Chunk
+from eval.cli import emit, parse_args
 from eval.datasets import bitext_questions, demo_kb, out_of_scope_questions
 from eval.metrics import retrieval_metrics
 
@@ -86,9 +85,13 @@ def speed(embedder: Embedder, sizes: list[int], queries: int = 200, seed: int = 
         ]
         vectors = rng.standard_normal((size, embedder.dimension)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        snapshot = IndexSnapshot.build(chunks, vectors, embedder=embedder.model_id)
         per_mode = {}
-        for mode in ("dense", "hybrid"):
+        for label, mode, index_type in (
+            ("dense", "dense", "flat"),
+            ("hybrid", "hybrid", "flat"),
+            ("hnsw", "dense", "hnsw"),
+        ):
+            snapshot = IndexSnapshot.build(chunks, vectors, embedder=embedder.model_id, index_type=index_type)
             retriever = Retriever(snapshot, embedder, mode=mode)
             for text in texts[:10]:
                 retriever.search(text, 5)
@@ -97,7 +100,7 @@ def speed(embedder: Embedder, sizes: list[int], queries: int = 200, seed: int = 
                 started = time.perf_counter()
                 retriever.search(text, 5)
                 timings.append((time.perf_counter() - started) * 1000)
-            per_mode[mode] = {
+            per_mode[label] = {
                 "p50_ms": float(np.percentile(timings, 50)),
                 "p95_ms": float(np.percentile(timings, 95)),
             }
@@ -106,12 +109,10 @@ def speed(embedder: Embedder, sizes: list[int], queries: int = 200, seed: int = 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--questions", type=int, default=1500)
-    parser.add_argument("--sizes", default="1000,10000,100000")
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("--out", type=Path)
-    args = parser.parse_args()
+    args = parse_args(
+        __doc__,
+        {"--questions": {"type": int, "default": 1500}, "--sizes": {"default": "1000,10000,100000"}},
+    )
     random.seed(0)
     settings = Settings(_env_file=None)
     embedder = Embedder(settings.embedder)
@@ -121,10 +122,7 @@ def main() -> None:
         "quality": quality(embedder, snapshot, args.questions, settings),
         "speed": speed(embedder, [int(s) for s in args.sizes.split(",")]),
     }
-    if args.out:
-        args.out.write_text(json.dumps(report, indent=2))
-    if args.json:
-        print(json.dumps(report, indent=2))
+    if not emit(report, args):
         return
     print(f"Bitext, {report['quality']['questions']} questions vs {len(snapshot.documents)} articles")
     print("| mode | hit@1 | recall@5 | MRR | in-scope answered | out-of-scope abstained |")

@@ -6,8 +6,10 @@ import re
 import threading
 from collections.abc import Iterator
 
+from assistant.generation.base import Generator
 
-class FakeGenerator:
+
+class FakeGenerator(Generator):
     """A generator that answers from the first source of the prompt, word by word.
 
     Fine for API and pipeline plumbing tests; never for claims about answer quality.
@@ -26,14 +28,8 @@ class FakeGenerator:
             self.calls.append(messages)
         text = self.answer
         if text is None:
-            first_source = re.search(r"\[1\](.*?)(?=\n\s*\[2\]|\Z)", messages[-1]["content"], re.S)
+            first_source = re.search(r"^Source \[1\] [^:]*: (.*)$", messages[-1]["content"], re.M)
             words = first_source.group(1).split()[:25] if first_source else ["No", "sources."]
             text = " ".join(words) + " [1]"
         for index, word in enumerate(text.split(" ")[:max_new_tokens]):
             yield word if index == 0 else " " + word
-
-    def generate(self, messages: list[dict[str, str]], *, max_new_tokens: int = 64) -> str:
-        return "".join(self.stream(messages, max_new_tokens=max_new_tokens))
-
-    def warmup(self) -> None:
-        pass

@@ -32,7 +32,9 @@ def test_ingest_json_summary_and_incremental(cli, kb_dir: Path) -> None:
     first = cli("ingest", str(kb_dir), "--json")
     assert first.exit_code == 0, first.output
     report = json.loads(first.stdout)
-    assert report["documents"] == 3 and report["release"] and report["skipped"][0]["path"].endswith("broken.pdf")
+    assert (
+        report["documents"] == 3 and report["release"] and report["skipped"][0]["path"].endswith("broken.pdf")
+    )
     again = json.loads(cli("ingest", str(kb_dir), "--json").stdout)
     assert again["release"] is None and again["chunks_embedded"] == 0 and again["unchanged"] == 3
 
@@ -86,7 +88,11 @@ def test_releases_list_activate_rollback(cli, kb_dir: Path) -> None:
 @pytest.mark.slow
 def test_ask_and_feedback_end_to_end_with_the_real_models(tmp_path: Path, kb_dir: Path) -> None:
     """The installed console script, the real embedder and SmolLM2, as a user runs them."""
-    env = {"ASSISTANT_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1", "PATH": str(Path(sys.executable).parent)}
+    env = {
+        "ASSISTANT_HOME": str(tmp_path / "home"),
+        "HF_HUB_OFFLINE": "1",
+        "PATH": str(Path(sys.executable).parent),
+    }
     cache = Path(__file__).resolve().parent.parent / ".assistant" / "models"
     if cache.is_dir():  # reuse a converted model if this checkout has one; the conversion is tested elsewhere
         (tmp_path / "home").mkdir()
@@ -94,14 +100,25 @@ def test_ask_and_feedback_end_to_end_with_the_real_models(tmp_path: Path, kb_dir
 
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [str(Path(sys.executable).parent / "assistant"), *args], env=env, capture_output=True, text=True, timeout=600
+            [str(Path(sys.executable).parent / "assistant"), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
 
     assert run("ingest", str(kb_dir)).returncode == 0
     asked = run("ask", "How do I reset my password?", "--json")
     assert asked.returncode == 0, asked.stderr
     answer = json.loads(asked.stdout)
-    assert set(answer) >= {"interaction_id", "answer", "citations", "abstained", "release", "curated_answer_id"}
+    assert set(answer) >= {
+        "interaction_id",
+        "answer",
+        "citations",
+        "abstained",
+        "release",
+        "curated_answer_id",
+    }
     assert not answer["abstained"] and answer["answer"] and answer["citations"][0]["doc_id"] == "password.md"
     voted = run("feedback", answer["interaction_id"], "--up", "--resolved", "--json")
     assert voted.returncode == 0 and json.loads(voted.stdout)["created"] is True

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from assistant.config import Settings
-from assistant.ingest.runner import ingest_paths
 from assistant.pipeline import ABSTAIN_MESSAGE, Delta, Done, _CitationFilter
 from assistant.store import InteractionRow, get_interaction
 from tests.fakes import FakeGenerator
@@ -16,14 +15,7 @@ from tests.fakes import FakeGenerator
 @pytest.fixture
 def ingested(settings: Settings, kb_dir: Path, make_assistant):
     assistant = make_assistant(settings)
-    ingest_paths(
-        [kb_dir],
-        settings=settings,
-        store=assistant.store,
-        registry=assistant.registry,
-        embedder=assistant.embedder,
-    )
-    assistant.refresh()
+    assistant.ingest([kb_dir])
     return assistant
 
 
@@ -50,13 +42,7 @@ def test_answer_is_cited_streamed_and_logged(ingested) -> None:
 def test_low_confidence_abstains_without_generation(settings: Settings, kb_dir: Path, make_assistant) -> None:
     fake = FakeGenerator()
     assistant = make_assistant(settings.model_copy(update={"min_confidence": 0.99}), fake)
-    ingest_paths(
-        [kb_dir],
-        settings=settings,
-        store=assistant.store,
-        registry=assistant.registry,
-        embedder=assistant.embedder,
-    )
+    assistant.ingest([kb_dir])
     answer = assistant.ask("What is the airspeed of an unladen swallow?")
     assert answer.abstained and answer.answer == ABSTAIN_MESSAGE and answer.citations == ()
     assert fake.calls == []
@@ -80,13 +66,7 @@ def test_follow_up_uses_the_stored_conversation(ingested) -> None:
 def test_invalid_citations_never_reach_the_answer(settings: Settings, kb_dir: Path, make_assistant) -> None:
     fake = FakeGenerator(answer="Use the reset link [2][9] as described [1].")
     assistant = make_assistant(settings, fake)
-    ingest_paths(
-        [kb_dir],
-        settings=settings,
-        store=assistant.store,
-        registry=assistant.registry,
-        embedder=assistant.embedder,
-    )
+    assistant.ingest([kb_dir])
     events = list(assistant.ask_stream("How do I reset my password?"))
     streamed = "".join(e.text for e in events if isinstance(e, Delta))
     answer = events[-1].answer

@@ -217,12 +217,15 @@ def _rebuild(
 
 
 def _embed(texts: list[str], embedder: Embedder, progress: Progress | None) -> np.ndarray:
-    parts = [np.zeros((0, embedder.dimension), dtype=np.float32)]
-    for start in range(0, len(texts), EMBED_BATCH):
-        parts.append(embedder.encode(texts[start : start + EMBED_BATCH], batch_size=EMBED_BATCH))
+    """Embeddings in ``texts`` order; batches are formed by length so little padding is computed."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+    for start in range(0, len(order), EMBED_BATCH):
+        batch = order[start : start + EMBED_BATCH]
+        vectors[batch] = embedder.encode([texts[i] for i in batch], batch_size=EMBED_BATCH)
         if progress:
             progress("embed", min(start + EMBED_BATCH, len(texts)), len(texts))
-    return np.concatenate(parts)
+    return vectors
 
 
 def _mirror_documents(

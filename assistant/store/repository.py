@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -144,35 +143,6 @@ def get_document(session: Session, doc_id: str) -> DocumentRow | None:
 def list_documents(session: Session) -> list[DocumentRow]:
     """Every stored document, by id."""
     return list(session.scalars(select(DocumentRow).order_by(DocumentRow.doc_id)))
-
-
-def documents_by_origin(session: Session, origins: Iterable[str]) -> dict[str, list[DocumentRow]]:
-    """For files about to be ingested: the stored documents of each (only files that have any).
-
-    A file can hold several documents (a JSONL/CSV FAQ), hence a list per origin.
-    """
-    found: dict[str, list[DocumentRow]] = {}
-    for batch in _batches(dict.fromkeys(str(origin) for origin in origins)):
-        query = select(DocumentRow).where(DocumentRow.origin.in_(batch)).order_by(DocumentRow.doc_id)
-        for row in session.scalars(query):
-            found.setdefault(row.origin, []).append(row)
-    return found
-
-
-def documents_under(session: Session, folder: str | os.PathLike[str]) -> list[DocumentRow]:
-    """Documents whose origin is ``folder`` itself or lies below it (to find deleted files)."""
-    folder = str(folder)
-    prefix = folder if folder.endswith(("/", os.sep)) else folder + os.sep
-    query = (
-        select(DocumentRow)
-        .where(DocumentRow.origin.startswith(prefix, autoescape=True) | (DocumentRow.origin == folder))
-        .order_by(DocumentRow.doc_id)
-    )
-    # LIKE ignores ASCII case on SQLite: re-check so both backends agree.
-    return [row for row in session.scalars(query) if row.origin == folder or row.origin.startswith(prefix)]
-
-
-# --- conversations -------------------------------------------------------------------------
 
 
 def get_conversation(session: Session, conversation_id: str) -> ConversationRow | None:
@@ -420,8 +390,6 @@ __all__ = [
     "MAX_COMMENT_CHARS",
     "conversation_turns",
     "delete_documents",
-    "documents_by_origin",
-    "documents_under",
     "feedback_for",
     "feedback_key",
     "get_conversation",

@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 
 from assistant.api.app import create_app
 from assistant.config import Settings
-from assistant.ingest.runner import ingest_paths
 
 
 @pytest.fixture
@@ -25,10 +24,7 @@ def api_settings(tmp_path: Path, db_url: str) -> Settings:
 @pytest.fixture
 def assistant(api_settings: Settings, kb_dir: Path, make_assistant):
     built = make_assistant(api_settings)
-    ingest_paths(
-        [kb_dir], settings=api_settings, store=built.store, registry=built.registry, embedder=built.embedder
-    )
-    built.refresh()
+    built.ingest([kb_dir])
     return built
 
 

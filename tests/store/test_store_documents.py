@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from assistant import store
 
 
@@ -53,37 +51,5 @@ def test_delete_many_documents_in_batches(db: store.Store) -> None:
             for doc_id in ids
         )
     with db.session() as session:
-        assert len(store.documents_by_origin(session, ["/kb/faq.jsonl"])["/kb/faq.jsonl"]) == 1203
+        assert len(store.list_documents(session)) == 1203
         assert store.delete_documents(session, ids) == 1203
-
-
-def test_documents_by_origin_groups_rows_of_each_file(db: store.Store) -> None:
-    with db.session() as session:
-        put(session, "faq.jsonl#1", "/kb/faq.jsonl")
-        put(session, "faq.jsonl#2", "/kb/faq.jsonl")
-        put(session, "guide.md", "/kb/guide.md", content_hash="g")
-        put(session, "other.md", "/kb/other.md")
-    with db.session() as session:
-        found = store.documents_by_origin(session, ["/kb/faq.jsonl", "/kb/guide.md", "/kb/new.md"])
-    assert {origin: [r.doc_id for r in rows] for origin, rows in found.items()} == {
-        "/kb/faq.jsonl": ["faq.jsonl#1", "faq.jsonl#2"],
-        "/kb/guide.md": ["guide.md"],
-    }
-    assert found["/kb/guide.md"][0].content_hash == "g"
-
-
-@pytest.mark.parametrize("folder", ["/kb", "/kb/"])
-def test_documents_under_folder(db: store.Store, folder: str) -> None:
-    with db.session() as session:
-        put(session, "a.md", "/kb/a.md")
-        put(session, "deep/b.md", "/kb/deep/b.md")
-        put(session, "sibling.md", "/kb2/sibling.md")  # shares the prefix, not the folder
-        put(session, "upper.md", "/KB/upper.md")  # another folder on a case-sensitive disk
-        put(session, "wild.md", "/k%/wild.md")
-        put(session, "under.md", "/k_/under.md")
-    with db.session() as session:
-        assert [row.doc_id for row in store.documents_under(session, folder)] == ["a.md", "deep/b.md"]
-        assert [row.doc_id for row in store.documents_under(session, "/k%")] == ["wild.md"]
-        assert [row.doc_id for row in store.documents_under(session, "/k_")] == ["under.md"]
-        assert [row.doc_id for row in store.documents_under(session, "/kb/a.md")] == ["a.md"]
-        assert store.documents_under(session, "/nowhere") == []

@@ -1,0 +1,100 @@
+"""Generate with a remote OpenAI-compatible server (vLLM, TGI, llama.cpp server, OpenAI).
+
+Use when the model runs elsewhere, e.g. vLLM started with ``--enable-lora``: then ``model``
+may be the name of a LoRA adapter the server has loaded, and that adapter answers.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import httpx
+
+from assistant.generation.base import GenerationError, Generator
+
+
+class RemoteGenerator(Generator):
+    """Streams ``POST {base_url}/chat/completions``; every failure becomes a :class:`GenerationError`.
+
+    ``timeout_s`` bounds one whole generation, not only each read.
+    """
+
+    def __init__(
+        self, base_url: str, model: str, api_key: str = "", timeout_s: float = 60.0, temperature: float = 0.0
+    ) -> None:
+        self.model_id = model
+        self.adapter_id = None
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.timeout_s = timeout_s
+        self.temperature = temperature
+        self._api_key = api_key
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(headers=headers, timeout=httpx.Timeout(timeout_s))
+
+    def stream(self, messages: list[dict[str, str]], *, max_new_tokens: int) -> Iterator[str]:
+        """Yield ``choices[0].delta.content`` of each server-sent event until ``[DONE]``."""
+        body = {
+            "model": self.model_id,
+            "messages": messages,
+            "stream": True,
+            "max_tokens": max_new_tokens,
+            "temperature": self.temperature,
+        }
+        deadline = time.monotonic() + self.timeout_s
+        try:
+            with self._client.stream("POST", self.url, json=body) as response:
+                if response.status_code >= 400:
+                    detail = self._redact(response.read().decode("utf-8", "replace")[:300])
+                    raise GenerationError(
+                        f"remote generator at {self.url} answered HTTP {response.status_code}: {detail}"
+                    )
+                for line in response.iter_lines():
+                    if time.monotonic() > deadline:
+                        raise GenerationError(
+                            f"remote generator at {self.url} took longer than {self.timeout_s:g} s"
+                        )
+                    if not line.startswith("data:"):
+                        continue  # blank separators, comments, `event:`/`id:` fields
+                    data = line[len("data:") :].strip()
+                    if data == "[DONE]":
+                        return
+                    piece = self._content(data)
+                    if piece:
+                        yield piece
+        except httpx.TimeoutException as exc:
+            raise GenerationError(
+                f"remote generator at {self.url} timed out after {self.timeout_s:g} s"
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise GenerationError(f"remote generator at {self.url} failed: {self._redact(str(exc))}") from exc
+        raise GenerationError(f"remote generator at {self.url} ended the stream without [DONE]")
+
+    def close(self) -> None:
+        """Close the pooled HTTP connections."""
+        self._client.close()
+
+    def _content(self, data: str) -> str | None:
+        try:
+            event = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise GenerationError(
+                f"remote generator sent a malformed event: {self._redact(data[:200])!r}"
+            ) from exc
+        if not isinstance(event, dict):
+            raise GenerationError(f"remote generator sent a malformed event: {self._redact(data[:200])!r}")
+        if "error" in event:
+            raise GenerationError(
+                f"remote generator reported an error: {self._redact(str(event['error'])[:300])}"
+            )
+        try:
+            choices = event["choices"]
+            return choices[0].get("delta", {}).get("content") if choices else None
+        except (KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise GenerationError(
+                f"remote generator sent a malformed event: {self._redact(data[:200])!r}"
+            ) from exc
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._api_key, "***") if self._api_key else text

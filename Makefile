@@ -30,6 +30,15 @@ run: setup
 	$(BIN)/assistant serve --host $(HOST) --port $(PORT)
 
 test: setup
+	@# the browser tests drive Debian's chromium (never `playwright install`); without it they skip
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-noto-color-emoji; \
+	  else \
+	    echo "note: /usr/bin/chromium is missing and this is not root, so the browser tests will be skipped" \
+	      "(sudo apt-get install -y --no-install-recommends chromium)"; \
+	  fi; \
+	fi
 	$(BIN)/python -m pytest -q
 
 lint: setup

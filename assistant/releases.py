@@ -135,7 +135,7 @@ class ReleaseRegistry:
         building.mkdir(parents=True, exist_ok=True)
         manifest = ReleaseManifest(
             id=release_id,
-            created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            created_at=datetime.now(timezone.utc).isoformat(timespec="microseconds"),
             files=files,
             **manifest_fields,
         )

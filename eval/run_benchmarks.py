@@ -17,6 +17,8 @@ from pathlib import Path
 import torch
 
 REPORTS = Path(__file__).resolve().parent / "reports"
+README = Path(__file__).resolve().parent.parent / "README.md"
+START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
 BENCHMARKS = {
     "generation": ["eval.bench_generation"],
     "retrieval": ["eval.bench_retrieval"],
@@ -115,6 +117,9 @@ def main() -> None:
     (REPORTS / "benchmarks.json").write_text(json.dumps({"machine": machine, **results}, indent=2))
     text = markdown(results, machine)
     (REPORTS / "benchmarks.md").write_text(text)
+    readme = README.read_text(encoding="utf-8")
+    before, rest = readme.split(START, 1)
+    README.write_text(f"{before}{START}\n{text}{END}{rest.split(END, 1)[1]}", encoding="utf-8")
     print(text)
 
 

@@ -70,6 +70,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
 
 
 @pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``$ASSISTANT_TEST_MODEL_CACHE`` (kept between runs), else a cache made once per session."""
+    given = os.environ.get("ASSISTANT_TEST_MODEL_CACHE")
+    return Path(given) if given else tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
 def embedder() -> Embedder:
     """The real default embedder (offline MiniLM), loaded once."""
     return Embedder()

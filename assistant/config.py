@@ -69,6 +69,17 @@ class Settings(BaseSettings):
         0.30, description="Below this retrieval confidence the assistant abstains and hands off."
     )
 
+    # review queue and curated answers
+    flag_below_confidence: float = Field(
+        0.45, description="Answers with a lower retrieval confidence are flagged for review."
+    )
+    cluster_similarity: float = Field(
+        0.8, description="Flagged questions at least this similar (cosine) are grouped into one cluster."
+    )
+    curated_min_similarity: float = Field(
+        0.85, description="A curated answer is served when a question is at least this similar (cosine)."
+    )
+
     # serving
     release_poll_seconds: float = Field(
         2.0, description="How often a server checks for a newly activated release."

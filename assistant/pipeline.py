@@ -8,6 +8,7 @@ activated release in the background and swaps it in atomically, so no request se
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -25,6 +26,9 @@ from assistant.releases import ReleaseManifest, ReleaseRegistry
 from assistant.retrieval.embedder import Embedder
 from assistant.retrieval.retriever import Retriever, SearchResult
 from assistant.retrieval.snapshot import IndexSnapshot
+from assistant.review.curated import CuratedMatch, CuratedMatcher, record_serving
+from assistant.review.flags import flag_interaction
+from assistant.review.gaps import clear_gaps
 from assistant.store import Store, repository
 from assistant.types import Answer, Citation, Hit, Turn
 
@@ -34,6 +38,8 @@ ABSTAIN_MESSAGE = (
 )
 NO_RELEASE = "none"
 Channel = Literal["api", "web", "slack", "cli"]
+CURATED_TITLE = "Verified answer"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -118,12 +124,18 @@ class Assistant:
         self._generators: dict[str | None, Generator] = {}
         self._serving: Serving | None = None
         self._swap_lock = threading.Lock()
+        self.curated = CuratedMatcher(store, self.embedder)
 
     # -- serving state -------------------------------------------------------------------------
     @property
     def serving(self) -> Serving:
-        if self._serving is None:
-            self.refresh()
+        """What answers now, loading the active release (and its generator) on first use."""
+        return self._current(with_generator=True)
+
+    def _current(self, *, with_generator: bool) -> Serving:
+        serving = self._serving
+        if serving is None or (with_generator and serving.generator is None):
+            self.refresh(with_generator=with_generator)
         assert self._serving is not None
         return self._serving
 
@@ -184,12 +196,15 @@ class Assistant:
             embedder=self.embedder,
             progress=progress,
         )
-        self.refresh(with_generator=self._serving is None or self._serving.generator is not None)
+        # keep a loaded generator loaded; a CLI ingest never needs one
+        self.refresh(with_generator=self._serving is not None and self._serving.generator is not None)
+        if report.release:
+            clear_gaps(self.store, self._current(with_generator=False).retriever, self.settings)
         return report
 
     # -- answering -----------------------------------------------------------------------------
     def search(self, query: str, k: int | None = None) -> SearchResult:
-        return self.serving.retriever.search(query, k or self.settings.top_k)
+        return self._current(with_generator=False).retriever.search(query, k or self.settings.top_k)
 
     def ask(self, question: str, **kwargs) -> Answer:
         """Answer one question (no streaming); see :meth:`ask_stream` for the arguments."""
@@ -224,14 +239,22 @@ class Assistant:
         history = list(history)[-2 * self.settings.history_turns :]
 
         query = rewrite_query(question, history)
-        result = serving.retriever.search(query, self.settings.top_k)
+        curated = self.curated.match(query, self.settings.curated_min_similarity)
+        if curated is not None:
+            result = SearchResult([], curated.similarity)
+        else:
+            result = serving.retriever.search(query, self.settings.top_k)
         latency = {"retrieve": _ms_since(started)}
-        abstained = result.confidence < self.settings.min_confidence or not result.hits
+        abstained = curated is None and (result.confidence < self.settings.min_confidence or not result.hits)
         prompt_text: str | None = None
         text = ""
         citations: list[Citation] = []
         try:
-            if abstained:
+            if curated is not None:
+                text = curated.answer
+                citations = _curated_citations(curated, serving)
+                yield Delta(text)
+            elif abstained:
                 text = ABSTAIN_MESSAGE
                 yield Delta(text)
             else:
@@ -268,6 +291,7 @@ class Assistant:
                 citations=citations,
                 abstained=abstained,
                 latency=latency,
+                curated_answer_id=curated.id if curated else None,
             )
         yield Done(answer)
 
@@ -286,9 +310,10 @@ class Assistant:
         citations: list[Citation],
         abstained: bool,
         latency: dict[str, float],
+        curated_answer_id: str | None = None,
     ) -> Answer:
         interaction_id = str(uuid.uuid4())
-        generator = serving.generator
+        generator = None if curated_answer_id else serving.generator
         with self.store.session() as session:
             repository.record_interaction(
                 session,
@@ -308,9 +333,17 @@ class Assistant:
                 model_id=generator.model_id if generator and not abstained else "",
                 adapter_id=generator.adapter_id if generator and not abstained else None,
                 index_id=serving.release_id,
-                curated_answer_id=None,
+                curated_answer_id=curated_answer_id,
                 latency_ms=latency,
             )
+            if curated_answer_id:
+                record_serving(session, curated_answer_id)
+        if abstained or result.confidence < self.settings.flag_below_confidence:
+            try:
+                with self.store.session() as session:
+                    flag_interaction(session, interaction_id, self.settings, self.embedder)
+            except Exception:  # flagging must never cost the customer their answer
+                log.exception("could not flag interaction %s", interaction_id)
         return Answer(
             interaction_id=interaction_id,
             answer=text,
@@ -320,12 +353,29 @@ class Assistant:
             confidence=result.confidence,
             conversation_id=conversation_id,
             latency_ms=latency,
+            curated_answer_id=curated_answer_id,
         )
 
 
 def _citation(number: int, hit: Hit) -> Citation:
     chunk = hit.chunk
     return Citation(number, chunk.doc_id, chunk.chunk_id, chunk.title, chunk.source, hit.score)
+
+
+def _curated_citations(curated: CuratedMatch, serving: Serving) -> list[Citation]:
+    """The curated answer's documents as citations, or the curated answer itself when none exist."""
+    documents = serving.retriever.snapshot.documents
+    found = [documents[doc_id] for doc_id in curated.doc_ids if doc_id in documents]
+    if not found:
+        return [
+            Citation(
+                1, f"curated:{curated.id}", "", CURATED_TITLE, f"curated:{curated.id}", curated.similarity
+            )
+        ]
+    return [
+        Citation(number, doc.doc_id, "", doc.title, doc.source, curated.similarity)
+        for number, doc in enumerate(found, start=1)
+    ]
 
 
 def _ms_since(started: float) -> float:

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from assistant.api.deps import assistant_of
 from assistant.api.schemas import FeedbackRequest
+from assistant.review.flags import flag_interaction
 from assistant.store import repository
 
 router = APIRouter()
@@ -35,6 +36,9 @@ def feedback(body: FeedbackRequest, request: Request) -> JSONResponse:
                 comment=body.comment,
                 voter=body.voter,
                 idempotency_key=body.idempotency_key,
+            )
+            flag_interaction(
+                session, row.interaction_id, assistant_of(request).settings, assistant_of(request).embedder
             )
             result = {"id": row.id, "interaction_id": row.interaction_id, "created": created}
     except LookupError as exc:

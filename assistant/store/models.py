@@ -158,3 +158,78 @@ class FeedbackRow(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     voter: Mapped[str | None] = mapped_column(String)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+FLAG_STATUSES = ("open", "approved", "corrected", "gap", "rejected", "cleared")
+FLAG_REASONS = ("thumbs_down", "abstained", "low_confidence", "escalated", "unresolved")
+
+
+class FlagRow(Base):
+    """An interaction waiting for (or settled by) a support lead; one per interaction.
+
+    ``version`` grows with every change a lead could have missed (optimistic concurrency);
+    ``cluster_id`` and ``priority`` are derived and recomputed without bumping it.
+    """
+
+    __tablename__ = "flags"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('open', 'approved', 'corrected', 'gap', 'rejected', 'cleared')", name="status"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    interaction_id: Mapped[str] = mapped_column(
+        ForeignKey("interactions.id", ondelete="CASCADE"), unique=True
+    )
+    reasons: Mapped[list[str]] = mapped_column(JSON)
+    priority: Mapped[float] = mapped_column(Float, index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    cluster_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    embedding: Mapped[list[float] | None] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(Text)
+    curated_answer_id: Mapped[str | None] = mapped_column(
+        ForeignKey("curated_answers.id", ondelete="SET NULL")
+    )
+    reviewed_by: Mapped[str | None] = mapped_column(String)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CuratedAnswerRow(Base):
+    """A reviewed answer served as is for semantically close questions (live, not per release).
+
+    Each serving is logged as an interaction with ``curated_answer_id`` set, and counted here.
+    """
+
+    __tablename__ = "curated_answers"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    doc_ids: Mapped[list[str]] = mapped_column(JSON)
+    source_interaction_id: Mapped[str | None] = mapped_column(
+        ForeignKey("interactions.id", ondelete="SET NULL")
+    )
+    created_by: Mapped[str] = mapped_column(String)
+    enabled: Mapped[bool]
+    embedding: Mapped[list[float] | None] = mapped_column(JSON)
+    served_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ReviewActionRow(Base):
+    """The audit trail: who did what to which flag, when, with the state before and after."""
+
+    __tablename__ = "review_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    flag_id: Mapped[int] = mapped_column(ForeignKey("flags.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String)
+    before: Mapped[dict[str, Any]] = mapped_column(JSON)
+    after: Mapped[dict[str, Any]] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -25,6 +25,7 @@ def api_settings(tmp_path: Path, db_url: str) -> Settings:
 def assistant(api_settings: Settings, kb_dir: Path, make_assistant):
     built = make_assistant(api_settings)
     built.ingest([kb_dir])
+    built.refresh()  # load the generator too, as a server's release watcher does
     return built
 
 

@@ -13,7 +13,16 @@ from sqlalchemy import inspect, select, text
 from assistant import store
 from assistant.store.migrate import alembic_config
 
-TABLES = {"alembic_version", "documents", "conversations", "interactions", "feedback_events"}
+TABLES = {
+    "alembic_version",
+    "documents",
+    "conversations",
+    "interactions",
+    "feedback_events",
+    "flags",
+    "curated_answers",
+    "review_actions",
+}
 
 
 def table_names(db: store.Store) -> set[str]:
@@ -23,7 +32,7 @@ def table_names(db: store.Store) -> set[str]:
 def test_upgrade_creates_all_tables(db: store.Store) -> None:
     assert table_names(db) == TABLES
     with db.engine.connect() as connection:
-        assert store.current_revision(connection) == "0001"
+        assert store.current_revision(connection) == "0002"
 
 
 def test_upgrade_is_idempotent_and_keeps_data(db: store.Store, db_url: str) -> None:

@@ -1,0 +1,41 @@
+"""What every ``assistant`` command shares: output, errors, settings and the store."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from assistant.config import Settings, get_settings
+from assistant.store import Store
+
+out = Console()
+err = Console(stderr=True)
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+def fail(message: str) -> NoReturn:
+    """Exit with code 2 and one line (never wrapped) saying what to fix."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def print_json(data: object) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def load_settings() -> Settings:
+    """The settings, or exit 2 naming the invalid one."""
+    try:
+        return get_settings()
+    except ValueError as exc:
+        fail(f"invalid settings: {exc}")
+
+
+def open_store(settings: Settings) -> Store:
+    """The store, migrated to the latest schema (idempotent)."""
+    store = Store(settings.resolved_database_url)
+    store.upgrade()
+    return store

@@ -1,0 +1,343 @@
+"""``assistant review …`` and ``assistant curated …``: the support-lead loop from the terminal.
+
+Same conventions as :mod:`assistant.cli`: ``--json`` prints one JSON document; bad input
+(unknown id, conflict, bad CSV) exits with code 2 and one line saying what to fix.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from assistant.cli_common import JsonOption, fail, load_settings, open_store, out, print_json
+from assistant.review.actions import Action, ReviewError, get_flag, review, review_cluster
+from assistant.review.curated import (
+    CuratedError,
+    curated_dict,
+    delete_curated,
+    edit_curated,
+    export_csv,
+    import_csv,
+    list_curated,
+)
+from assistant.review.flags import list_flags, recluster
+from assistant.review.gaps import gaps_csv, knowledge_gaps
+from assistant.store.models import FLAG_REASONS, FLAG_STATUSES, FlagRow
+
+review_app = typer.Typer(
+    help="The review queue: flagged answers to approve, correct, mark as gaps or reject."
+)
+curated_app = typer.Typer(help="Curated answers, served at once for similar questions.")
+
+ActorOption = Annotated[
+    str, typer.Option("--actor", help="Who acts (recorded in the audit trail); default $USER or 'cli'.")
+]
+VersionOption = Annotated[
+    int | None, typer.Option("--version", help="The flag version you reviewed (default: the current one).")
+]
+ClusterOption = Annotated[bool, typer.Option("--cluster", help="Apply to every open flag of the cluster.")]
+DEFAULT_ACTOR = os.environ.get("USER") or "cli"
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``review`` and ``curated`` command groups to the main CLI."""
+    app.add_typer(review_app, name="review")
+    app.add_typer(curated_app, name="curated")
+
+
+# --- review ------------------------------------------------------------------------------------
+
+
+@review_app.command("list")
+def review_list(
+    reason: Annotated[
+        str | None, typer.Option(help=f"Only flags with this reason: {', '.join(FLAG_REASONS)}.")
+    ] = None,
+    status: Annotated[str, typer.Option(help=f"Flags in this status: {', '.join(FLAG_STATUSES)}.")] = "open",
+    as_json: JsonOption = False,
+) -> None:
+    """The queue, most urgent first: id, question, answer, reasons, priority, cluster, version."""
+    if reason is not None and reason not in FLAG_REASONS:
+        fail(f"--reason must be one of {', '.join(FLAG_REASONS)}")
+    if status not in FLAG_STATUSES:
+        fail(f"--status must be one of {', '.join(FLAG_STATUSES)}")
+    settings = load_settings()
+    store = open_store(settings)
+    with store.session() as session:
+        unembedded = (
+            session.query(FlagRow).filter(FlagRow.status == "open", FlagRow.embedding.is_(None)).count()
+        )
+        embedder = None
+        if unembedded:
+            from assistant.retrieval.embedder import Embedder
+
+            embedder = Embedder(settings.embedder)
+        recluster(session, settings, embedder)
+        items = list_flags(session, reason=reason, status=status)
+    if as_json:
+        print_json(items)
+        return
+    table = Table("id", "priority", "reasons", "cluster", "question", "answer")
+    for item in items:
+        table.add_row(
+            str(item["id"]),
+            f"{item['priority']:.2f}",
+            ", ".join(item["reasons"]),
+            item["cluster"] or "",
+            item["question"][:60],
+            item["answer"][:60].replace("\n", " "),
+        )
+    out.print(table)
+
+
+def _act(
+    flag_id: int,
+    action: Action,
+    *,
+    version: int | None,
+    cluster: bool,
+    actor: str,
+    as_json: bool,
+    answer: str | None = None,
+    doc_ids: list[str] | None = None,
+    note: str | None = None,
+) -> None:
+    store = open_store(load_settings())
+    try:
+        with store.session() as session:
+            expected = version if version is not None else get_flag(session, flag_id).version
+            run = review_cluster if cluster else review
+            result = run(
+                session,
+                flag_id,
+                action,
+                expected_version=expected,
+                actor=actor,
+                answer=answer,
+                doc_ids=doc_ids or (),
+                note=note,
+            )
+            flags = result if isinstance(result, list) else [result]
+            summary = [
+                {
+                    "id": f.id,
+                    "status": f.status,
+                    "version": f.version,
+                    "curated_answer_id": f.curated_answer_id,
+                }
+                for f in flags
+            ]
+    except ReviewError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(summary if cluster else summary[0])
+        return
+    for item in summary:
+        curated = f" (curated answer {item['curated_answer_id']})" if item["curated_answer_id"] else ""
+        out.print(f"flag {item['id']} {item['status']}{curated}", markup=False)
+
+
+@review_app.command("approve")
+def review_approve(
+    flag_id: Annotated[int, typer.Argument(help="The flag id (see `review list`).")],
+    version: VersionOption = None,
+    cluster: ClusterOption = False,
+    actor: ActorOption = DEFAULT_ACTOR,
+    as_json: JsonOption = False,
+) -> None:
+    """Approve the answer as is: it becomes a curated answer, served at once."""
+    _act(flag_id, "approve", version=version, cluster=cluster, actor=actor, as_json=as_json)
+
+
+@review_app.command("correct")
+def review_correct(
+    flag_id: Annotated[int, typer.Argument(help="The flag id (see `review list`).")],
+    answer: Annotated[str, typer.Option("--answer", help="The corrected answer text.")],
+    doc: Annotated[list[str] | None, typer.Option("--doc", help="A source document id (repeatable).")] = None,
+    version: VersionOption = None,
+    cluster: ClusterOption = False,
+    actor: ActorOption = DEFAULT_ACTOR,
+    as_json: JsonOption = False,
+) -> None:
+    """Correct the answer (and pick its sources): the correction is served at once."""
+    _act(
+        flag_id,
+        "correct",
+        version=version,
+        cluster=cluster,
+        actor=actor,
+        as_json=as_json,
+        answer=answer,
+        doc_ids=doc,
+    )
+
+
+@review_app.command("gap")
+def review_gap(
+    flag_id: Annotated[int, typer.Argument(help="The flag id (see `review list`).")],
+    note: Annotated[str | None, typer.Option(help="What article is missing.")] = None,
+    version: VersionOption = None,
+    cluster: ClusterOption = False,
+    actor: ActorOption = DEFAULT_ACTOR,
+    as_json: JsonOption = False,
+) -> None:
+    """Mark a knowledge gap: the help centre lacks the answer (cleared by a later ingest)."""
+    _act(flag_id, "gap", version=version, cluster=cluster, actor=actor, as_json=as_json, note=note)
+
+
+@review_app.command("reject")
+def review_reject(
+    flag_id: Annotated[int, typer.Argument(help="The flag id (see `review list`).")],
+    note: Annotated[str | None, typer.Option(help="Why.")] = None,
+    version: VersionOption = None,
+    cluster: ClusterOption = False,
+    actor: ActorOption = DEFAULT_ACTOR,
+    as_json: JsonOption = False,
+) -> None:
+    """Reject: never curate or learn from this interaction."""
+    _act(flag_id, "reject", version=version, cluster=cluster, actor=actor, as_json=as_json, note=note)
+
+
+@review_app.command("gaps")
+def review_gaps(
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="Write the gaps to this CSV file.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Knowledge gaps grouped by cluster, with counts and example questions."""
+    store = open_store(load_settings())
+    with store.session() as session:
+        gaps = knowledge_gaps(session)
+        text = gaps_csv(session) if csv_file else ""
+    if csv_file:
+        csv_file.write_text(text, encoding="utf-8")
+    if as_json:
+        print_json(gaps)
+        return
+    for gap in gaps:
+        out.print(f"{gap['count']:>4}  {' | '.join(gap['examples'])}", markup=False)
+
+
+@review_app.command("clear-gaps")
+def review_clear_gaps(as_json: JsonOption = False) -> None:
+    """Re-check gap questions against the active release; close the ones it now answers."""
+    from assistant.pipeline import Assistant
+    from assistant.releases import ReleaseRegistry
+    from assistant.review.gaps import clear_gaps
+
+    settings = load_settings()
+    assistant = Assistant(settings, open_store(settings), ReleaseRegistry(settings.releases_dir))
+    assistant.refresh(with_generator=False)
+    cleared = clear_gaps(assistant.store, assistant.serving.retriever, settings)
+    print_json({"cleared": cleared}) if as_json else out.print(f"{len(cleared)} gaps cleared")
+
+
+# --- curated -----------------------------------------------------------------------------------
+
+
+@curated_app.command("list")
+def curated_list(as_json: JsonOption = False) -> None:
+    """Every curated answer with how often it was served."""
+    store = open_store(load_settings())
+    with store.session() as session:
+        rows = [curated_dict(row) for row in list_curated(session)]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "on", "served", "question", "answer")
+    for row in rows:
+        table.add_row(
+            row["id"],
+            "yes" if row["enabled"] else "no",
+            str(row["served_count"]),
+            row["question"][:50],
+            row["answer"][:50],
+        )
+    out.print(table)
+
+
+def _edit(curated_id: str, as_json: bool, **changes) -> None:
+    store = open_store(load_settings())
+    try:
+        with store.session() as session:
+            row = curated_dict(edit_curated(session, curated_id, **changes))
+    except CuratedError as exc:
+        fail(str(exc))
+    print_json(row) if as_json else out.print(f"curated answer {curated_id} updated", markup=False)
+
+
+@curated_app.command("edit")
+def curated_edit(
+    curated_id: str,
+    question: Annotated[str | None, typer.Option(help="New question.")] = None,
+    answer: Annotated[str | None, typer.Option(help="New answer text.")] = None,
+    doc: Annotated[list[str] | None, typer.Option("--doc", help="Source document ids (replace).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a curated answer's question, answer or sources."""
+    _edit(curated_id, as_json, question=question, answer=answer, doc_ids=doc)
+
+
+@curated_app.command("enable")
+def curated_enable(curated_id: str, as_json: JsonOption = False) -> None:
+    """Serve this curated answer again."""
+    _edit(curated_id, as_json, enabled=True)
+
+
+@curated_app.command("disable")
+def curated_disable(curated_id: str, as_json: JsonOption = False) -> None:
+    """Stop serving this curated answer (kept for the record)."""
+    _edit(curated_id, as_json, enabled=False)
+
+
+@curated_app.command("delete")
+def curated_delete(curated_id: str, as_json: JsonOption = False) -> None:
+    """Delete a curated answer for good."""
+    store = open_store(load_settings())
+    try:
+        with store.session() as session:
+            delete_curated(session, curated_id)
+    except CuratedError as exc:
+        fail(str(exc))
+    print_json({"deleted": curated_id}) if as_json else out.print(f"curated answer {curated_id} deleted")
+
+
+@curated_app.command("import")
+def curated_import(
+    file: Annotated[Path, typer.Argument(help="CSV with columns id, question, answer, doc_ids, enabled.")],
+    actor: ActorOption = DEFAULT_ACTOR,
+    as_json: JsonOption = False,
+) -> None:
+    """Add or update curated answers from CSV; a bad row changes nothing."""
+    if not file.is_file():
+        fail(f"no such file: {file}")
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        fail(f"{file} is not UTF-8 text")
+    store = open_store(load_settings())
+    try:
+        with store.session() as session:
+            counts = import_csv(session, text, actor=actor)
+    except CuratedError as exc:
+        fail(f"{file}: {exc}")
+    print_json(counts) if as_json else out.print(f"added {counts['added']}, updated {counts['updated']}")
+
+
+@curated_app.command("export")
+def curated_export(
+    file: Annotated[Path, typer.Argument(help="Where to write the CSV.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Write every curated answer to CSV (the format `curated import` reads)."""
+    store = open_store(load_settings())
+    with store.session() as session:
+        text = export_csv(session)
+        count = len(list_curated(session))
+    file.write_text(text, encoding="utf-8")
+    print_json({"file": str(file), "count": count}) if as_json else out.print(
+        f"{count} curated answers → {file}"
+    )

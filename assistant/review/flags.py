@@ -1,0 +1,205 @@
+"""Flagging: which interactions a support lead should look at, how urgently, grouped by meaning.
+
+Call :func:`flag_interaction` after an interaction is logged or gets feedback; it upserts one
+flag per interaction (only while the flag is open). :func:`recluster` groups open flags whose
+questions are near-duplicates and recomputes their priority.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from assistant.config import Settings
+from assistant.store.models import FeedbackRow, FlagRow, InteractionRow, utcnow
+
+if TYPE_CHECKING:
+    from assistant.retrieval.embedder import Embedder
+
+NEGATIVE_REASONS = ("thumbs_down", "escalated", "unresolved")
+# priority = UNCERTAINTY_WEIGHT * (1 - confidence) + NEGATIVE_WEIGHT * negative outcomes
+#          + ABSTAIN_WEIGHT * abstained + SIMILAR_WEIGHT * other open flags in the cluster
+UNCERTAINTY_WEIGHT = 1.0
+NEGATIVE_WEIGHT = 1.0
+ABSTAIN_WEIGHT = 0.5
+SIMILAR_WEIGHT = 0.25
+
+
+def compute_reasons(
+    *, abstained: bool, confidence: float, feedback: Sequence[FeedbackRow], settings: Settings
+) -> list[str]:
+    """The reasons an interaction deserves review, in a fixed order (empty: it does not)."""
+    found: set[str] = set()
+    if abstained:
+        found.add("abstained")
+    elif confidence < settings.flag_below_confidence:
+        found.add("low_confidence")
+    for event in feedback:
+        if event.rating == "down":
+            found.add("thumbs_down")
+        if event.resolution in ("escalated", "unresolved"):
+            found.add(event.resolution)
+    order = ("thumbs_down", "escalated", "unresolved", "abstained", "low_confidence")
+    return [reason for reason in order if reason in found]
+
+
+def priority(reasons: Sequence[str], confidence: float, similar: int = 0) -> float:
+    """How urgent a flag is: uncertainty, negative outcomes, and how often the question comes."""
+    uncertainty = 1.0 - min(max(confidence, 0.0), 1.0)
+    negatives = sum(reason in NEGATIVE_REASONS for reason in reasons)
+    score = (
+        UNCERTAINTY_WEIGHT * uncertainty
+        + NEGATIVE_WEIGHT * negatives
+        + ABSTAIN_WEIGHT * ("abstained" in reasons)
+        + SIMILAR_WEIGHT * similar
+    )
+    return round(score, 4)
+
+
+def flag_interaction(
+    session: Session, interaction_id: str, settings: Settings, embedder: Embedder | None = None
+) -> FlagRow | None:
+    """Create or update the open flag of one interaction; None when it needs no review.
+
+    A flag already reviewed (not open) is left as it is. With an ``embedder`` the question is
+    embedded and the open flags re-clustered at once; without one that waits for
+    :func:`recluster` (e.g. ``assistant review list``).
+    """
+    interaction = session.get(InteractionRow, interaction_id)
+    if interaction is None:
+        raise LookupError(f"unknown interaction {interaction_id!r}")
+    reasons = compute_reasons(
+        abstained=interaction.abstained,
+        confidence=interaction.confidence,
+        feedback=_feedback(session, interaction_id),
+        settings=settings,
+    )
+    flag = session.scalars(select(FlagRow).where(FlagRow.interaction_id == interaction_id)).one_or_none()
+    if not reasons:
+        return flag
+    now = utcnow()
+    if flag is None:
+        flag = FlagRow(
+            interaction_id=interaction_id,
+            reasons=reasons,
+            priority=priority(reasons, interaction.confidence),
+            status="open",
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            with session.begin_nested():
+                session.add(flag)
+        except IntegrityError:  # flagged concurrently: the other writer's flag stands
+            return session.scalars(select(FlagRow).where(FlagRow.interaction_id == interaction_id)).one()
+    elif flag.status == "open" and flag.reasons != reasons:
+        flag.reasons = reasons
+        flag.priority = priority(reasons, interaction.confidence)
+        flag.version += 1
+        flag.updated_at = now
+    else:
+        return flag
+    session.flush()
+    if embedder is not None:
+        recluster(session, settings, embedder)
+    return flag
+
+
+def _feedback(session: Session, interaction_id: str) -> list[FeedbackRow]:
+    query = select(FeedbackRow).where(FeedbackRow.interaction_id == interaction_id).order_by(FeedbackRow.id)
+    return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class _Open:
+    flag: FlagRow
+    question: str
+    confidence: float
+
+
+def recluster(session: Session, settings: Settings, embedder: Embedder | None = None) -> int:
+    """Group open flags with cosine ≥ ``settings.cluster_similarity``; returns the cluster count.
+
+    Greedy union of every pair above the threshold; a cluster's id is its oldest flag's id,
+    so it stays put as new flags join. Questions not embedded yet are embedded when an
+    ``embedder`` is given, else they stay alone. Priorities are recomputed with the cluster
+    size; neither touches ``version``.
+    """
+    query = (
+        select(FlagRow, InteractionRow.question, InteractionRow.confidence)
+        .join(InteractionRow, InteractionRow.id == FlagRow.interaction_id)
+        .where(FlagRow.status == "open")
+        .order_by(FlagRow.id)
+    )
+    rows = [_Open(flag, question, confidence) for flag, question, confidence in session.execute(query)]
+    missing = [row for row in rows if row.flag.embedding is None]
+    if missing and embedder is not None:
+        vectors = embedder.encode([row.question for row in missing])
+        for row, vector in zip(missing, vectors, strict=True):
+            row.flag.embedding = [round(float(x), 6) for x in vector]
+    parent = list(range(len(rows)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    embedded = [i for i, row in enumerate(rows) if row.flag.embedding is not None]
+    if embedded:
+        matrix = np.asarray([rows[i].flag.embedding for i in embedded], dtype=np.float32)
+        similar = matrix @ matrix.T
+        for a, b in zip(*np.nonzero(np.triu(similar >= settings.cluster_similarity, k=1)), strict=True):
+            root_a, root_b = find(embedded[a]), find(embedded[b])
+            if root_a != root_b:
+                parent[max(root_a, root_b)] = min(root_a, root_b)  # the oldest flag stays the root
+    members: dict[int, list[int]] = {}
+    for i in range(len(rows)):
+        members.setdefault(find(i), []).append(i)
+    for root, group in members.items():
+        for i in group:
+            flag = rows[i].flag
+            flag.cluster_id = str(rows[root].flag.id)
+            flag.priority = priority(flag.reasons, rows[i].confidence, similar=len(group) - 1)
+    session.flush()
+    return len(members)
+
+
+def flag_dict(flag: FlagRow, interaction: InteractionRow) -> dict[str, Any]:
+    """One queue item as JSON: what ``assistant review list --json`` prints."""
+    return {
+        "id": flag.id,
+        "interaction_id": flag.interaction_id,
+        "question": interaction.question,
+        "answer": interaction.answer,
+        "reasons": list(flag.reasons),
+        "priority": flag.priority,
+        "cluster": flag.cluster_id,
+        "status": flag.status,
+        "version": flag.version,
+        "confidence": round(interaction.confidence, 4),
+        "channel": interaction.channel,
+        "release": interaction.release_id,
+        "created_at": flag.created_at.isoformat(),
+    }
+
+
+def list_flags(
+    session: Session, *, reason: str | None = None, status: str | None = "open", limit: int = 200
+) -> list[dict[str, Any]]:
+    """The review queue, most urgent first, optionally only flags with ``reason``."""
+    query = select(FlagRow, InteractionRow).join(InteractionRow, InteractionRow.id == FlagRow.interaction_id)
+    if status is not None:
+        query = query.where(FlagRow.status == status)
+    query = query.order_by(FlagRow.priority.desc(), FlagRow.id)
+    items = [flag_dict(flag, interaction) for flag, interaction in session.execute(query)]
+    if reason is not None:
+        items = [item for item in items if reason in item["reasons"]]
+    return items[:limit]

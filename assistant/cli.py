@@ -16,6 +16,7 @@ from rich.table import Table
 
 from assistant.cli_common import JsonOption, err, fail, load_settings, open_store, out, print_json
 from assistant.cli_review import register as register_review
+from assistant.cli_users import register as register_users
 from assistant.config import Settings
 from assistant.releases import ReleaseError, ReleaseRegistry
 
@@ -25,6 +26,7 @@ releases_app = typer.Typer(help="List, inspect, activate and roll back releases.
 app.add_typer(db_app, name="db")
 app.add_typer(releases_app, name="releases")
 register_review(app)
+register_users(app)
 
 
 def _assistant(settings: Settings):

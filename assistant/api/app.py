@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant import __version__
+from assistant.admin import api as admin_api
 from assistant.api import chat, routes
 from assistant.pipeline import Assistant
 
@@ -101,6 +102,7 @@ def create_app(assistant: Assistant, *, watch_releases: bool = True) -> FastAPI:
     app.state.assistant = assistant
     app.include_router(chat.router)
     app.include_router(routes.router)
+    app.include_router(admin_api.router)
     app.add_middleware(BodySizeLimit, limit=assistant.settings.max_body_bytes)
 
     @app.exception_handler(Exception)

@@ -233,3 +233,34 @@ class ReviewActionRow(Base):
     after: Mapped[dict[str, Any]] = mapped_column(JSON)
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+ROLES = ("lead", "engineer", "admin")
+
+
+class AdminUserRow(Base):
+    """A person who may use the admin API (and, later, the admin UI); ``password_hash`` is argon2."""
+
+    __tablename__ = "admin_users"
+    __table_args__ = (CheckConstraint("role IN ('lead', 'engineer', 'admin')", name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    disabled: Mapped[bool]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiTokenRow(Base):
+    """An API token for automation; only its SHA-256 is stored (the token is shown once)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("admin_users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked: Mapped[bool]

@@ -1,0 +1,1 @@
+"""Admin accounts, access control and the admin JSON API."""

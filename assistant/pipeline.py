@@ -239,11 +239,12 @@ class Assistant:
         history = list(history)[-2 * self.settings.history_turns :]
 
         query = rewrite_query(question, history)
-        curated = self.curated.match(query, self.settings.curated_min_similarity)
+        vector = self.embedder.encode_query(query)  # one embedding serves curated match and retrieval
+        curated = self.curated.match(vector, self.settings.curated_min_similarity)
         if curated is not None:
             result = SearchResult([], curated.similarity)
         else:
-            result = serving.retriever.search(query, self.settings.top_k)
+            result = serving.retriever.search(query, self.settings.top_k, vector=vector)
         latency = {"retrieve": _ms_since(started)}
         abstained = curated is None and (result.confidence < self.settings.min_confidence or not result.hits)
         prompt_text: str | None = None

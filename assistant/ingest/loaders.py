@@ -44,16 +44,22 @@ def document_id(path: Path, root: Path) -> str:
 
 
 def load_file(
-    path: Path, root: Path, *, faq_question_field: str = "question", faq_answer_field: str = "answer"
+    path: Path,
+    root: Path,
+    *,
+    faq_question_field: str = "question",
+    faq_answer_field: str = "answer",
+    data: bytes | None = None,
 ) -> list[Document]:
-    """Load one file into documents (one, or one per FAQ row)."""
+    """Load one file into documents (one, or one per FAQ row); ``data`` is its bytes if already read."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         raise SkippedFile(f"unsupported file type {suffix or '(none)'}")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SkippedFile(f"unreadable: {exc.strerror or exc}") from exc
+    if data is None:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise SkippedFile(f"unreadable: {exc.strerror or exc}") from exc
     if len(data) > MAX_FILE_BYTES:
         raise SkippedFile(f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
     if not data.strip():

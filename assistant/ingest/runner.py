@@ -112,9 +112,8 @@ def ingest_paths(
                 seen_origins.add(origin)
                 stored = by_origin.get(origin, [])
                 try:
-                    data_hash = file_hash(
-                        file.read_bytes(), settings.faq_question_field, settings.faq_answer_field
-                    )
+                    data = file.read_bytes()
+                    data_hash = file_hash(data, settings.faq_question_field, settings.faq_answer_field)
                     if stored and all(d.content_hash == data_hash for d in stored):
                         report.unchanged += len(stored)
                         continue
@@ -123,9 +122,11 @@ def ingest_paths(
                         root,
                         faq_question_field=settings.faq_question_field,
                         faq_answer_field=settings.faq_answer_field,
+                        data=data,
                     )
                 except (SkippedFile, OSError) as exc:
-                    reason = str(exc) if isinstance(exc, SkippedFile) else f"unreadable: {exc}"
+                    unreadable = f"unreadable: {getattr(exc, 'strerror', None) or exc}"
+                    reason = str(exc) if isinstance(exc, SkippedFile) else unreadable
                     report.skipped.append({"path": origin, "reason": reason})
                     continue
                 produced = {d.doc_id for d in documents}

@@ -55,11 +55,15 @@ class Retriever:
         self.mode = mode
         self.lexical_weight = lexical_weight
 
-    def search(self, query: str, k: int = 5) -> SearchResult:
-        """The ``k`` best documents' best chunks for ``query``, best first."""
+    def search(self, query: str, k: int = 5, *, vector: np.ndarray | None = None) -> SearchResult:
+        """The ``k`` best documents' best chunks for ``query``, best first.
+
+        ``vector`` is the query's embedding when the caller already has it.
+        """
         if not self.snapshot.chunks or not query.strip():
             return SearchResult([], 0.0)
-        vector = self.embedder.encode_query(query)
+        if vector is None:
+            vector = self.embedder.encode_query(query)
         candidates: dict[int, float] = {}  # row -> lexical score (0 when only dense found it)
         if self.mode in ("hybrid", "dense"):
             _, rows = dense.search(self.snapshot.faiss_index, vector, CANDIDATES)

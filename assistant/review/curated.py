@@ -237,14 +237,18 @@ class CuratedMatcher:
             self._matrix = matrix
             self._signature = signature
 
-    def match(self, question: str, min_similarity: float) -> CuratedMatch | None:
-        """The best enabled curated answer with cosine ≥ ``min_similarity``, or None."""
+    def match(self, query_vector: np.ndarray, min_similarity: float) -> CuratedMatch | None:
+        """The best enabled curated answer with cosine ≥ ``min_similarity``, or None.
+
+        ``query_vector`` is the question's embedding, computed once per question by the caller
+        (the retriever reuses it).
+        """
         self._refresh()
         with self._lock:
             rows, matrix = self._rows, self._matrix
-        if not rows or not question.strip():
+        if not rows:
             return None
-        scores = matrix @ self.embedder.encode([question])[0]
+        scores = matrix @ query_vector
         best = int(np.argmax(scores))
         if float(scores[best]) < min_similarity:
             return None

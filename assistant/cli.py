@@ -7,6 +7,7 @@ document on standard output.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +16,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from assistant.cli_common import JsonOption, err, fail, load_settings, open_store, out, print_json
+from assistant.cli_flywheel import register as register_flywheel
 from assistant.cli_review import register as register_review
+from assistant.cli_slack import register as register_slack
+from assistant.cli_stats import register as register_stats
 from assistant.cli_users import register as register_users
 from assistant.config import Settings
 from assistant.releases import ReleaseError, ReleaseRegistry
@@ -26,7 +30,10 @@ releases_app = typer.Typer(help="List, inspect, activate and roll back releases.
 app.add_typer(db_app, name="db")
 app.add_typer(releases_app, name="releases")
 register_review(app)
+register_flywheel(app)
+register_stats(app)
 register_users(app)
+register_slack(app)
 
 
 def _assistant(settings: Settings):
@@ -231,23 +238,41 @@ def releases_list(as_json: JsonOption = False) -> None:
 
 @releases_app.command("show")
 def releases_show(release_id: str, as_json: JsonOption = False) -> None:
-    """One release's manifest."""
-    registry = ReleaseRegistry(load_settings().releases_dir)
+    """One release's manifest, with the gate report of the cycle that made it."""
+    from training.runs import gate_report_of
+
+    settings = load_settings()
+    registry = ReleaseRegistry(settings.releases_dir)
     try:
         row = _manifest_row(registry.get(release_id), registry.current_id())
     except ReleaseError as exc:
         fail(str(exc))
+    row["gate"] = gate_report_of(open_store(settings), release_id)
     print_json(row) if as_json else out.print_json(data=row)
 
 
 @releases_app.command("activate")
-def releases_activate(release_id: str, as_json: JsonOption = False) -> None:
+def releases_activate(
+    release_id: str,
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why, when the gate failed this candidate (recorded).")
+    ] = "",
+    as_json: JsonOption = False,
+) -> None:
     """Make a release active; running servers swap to it within seconds."""
-    registry = ReleaseRegistry(load_settings().releases_dir)
+    from training.runs import PromotionError, promote
+
+    settings = load_settings()
+    actor = os.environ.get("USER") or "cli"
     try:
-        with registry.locked():
-            manifest = registry.activate(release_id)
-    except ReleaseError as exc:
+        manifest = promote(
+            open_store(settings),
+            ReleaseRegistry(settings.releases_dir),
+            release_id,
+            actor=actor,
+            reason=reason,
+        )
+    except (PromotionError, ReleaseError) as exc:
         fail(str(exc))
     print_json({"active": manifest.id}) if as_json else out.print(f"release {manifest.id} is active")
 

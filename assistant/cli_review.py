@@ -6,6 +6,7 @@ Same conventions as :mod:`assistant.cli`: ``--json`` prints one JSON document; b
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated
@@ -24,6 +25,7 @@ from assistant.review.curated import (
     import_csv,
     list_curated,
 )
+from assistant.review.examples import training_examples
 from assistant.review.flags import list_flags, recluster
 from assistant.review.gaps import gaps_csv, knowledge_gaps
 from assistant.store.models import FLAG_REASONS, FLAG_STATUSES, FlagRow
@@ -233,6 +235,31 @@ def review_clear_gaps(as_json: JsonOption = False) -> None:
     assistant.refresh(with_generator=False)
     cleared = clear_gaps(assistant.store, assistant.serving.retriever, settings)
     print_json({"cleared": cleared}) if as_json else out.print(f"{len(cleared)} gaps cleared")
+
+
+@review_app.command("examples")
+def review_examples(
+    jsonl_file: Annotated[
+        Path | None, typer.Option("--jsonl", help="Write the examples to this JSON Lines file.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Lead-verified answers as training examples, with provenance (what the learning cycle reads)."""
+    store = open_store(load_settings())
+    with store.session() as session:
+        examples = list(training_examples(session))
+    if jsonl_file:
+        lines = (json.dumps(example, ensure_ascii=False) + "\n" for example in examples)
+        jsonl_file.write_text("".join(lines), encoding="utf-8")
+    if as_json:
+        print_json(examples)
+        return
+    for example in examples:
+        reviewers = sorted({r["reviewed_by"] for r in example["provenance"]["reviews"] if r["reviewed_by"]})
+        who = ", ".join(reviewers) or example["provenance"]["created_by"]
+        out.print(f"{example['kind']:>9}  {example['question']}  ({who})", markup=False)
+    if jsonl_file:
+        out.print(f"{len(examples)} examples written to {jsonl_file}")
 
 
 # --- curated -----------------------------------------------------------------------------------

@@ -6,11 +6,12 @@ Settings come from the environment (prefix ``ASSISTANT_``) or a ``.env`` file. U
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
@@ -91,6 +92,182 @@ class Settings(BaseSettings):
     max_messages: int = Field(50, description="Most messages accepted in one chat request.")
     max_body_bytes: int = Field(262_144, description="Largest accepted HTTP request body.")
 
+    # web widget (the `/widget.js` snippet and its `/widget/v1/...` endpoints)
+    widget_allowed_origins: str = Field(
+        "",
+        description="Comma-separated origins whose pages may use the widget (`https://www.example.com`); "
+        "`*` allows any; empty allows only pages served by this server. Others get 403.",
+    )
+    widget_key: str = Field(
+        "",
+        description="Public widget key: when set, widget requests must send it (`data-key` in the snippet). "
+        "Not an admin credential.",
+    )
+    widget_rate_limit_session: str = Field(
+        "10/minute;100/hour",
+        description="Questions one widget session may ask (`limits` syntax, `;` between limits); "
+        "empty: no limit.",
+    )
+    widget_rate_limit_ip: str = Field(
+        "60/minute",
+        description="Widget requests (questions, feedback, history) per client IP; empty: no limit.",
+    )
+    rate_limit_storage: str = Field(
+        "memory://",
+        description="Where rate-limit counters live: `memory://` (one process) "
+        "or `redis://host:6379` (shared by replicas).",
+    )
+    escalation_webhook_url: str = Field(
+        "",
+        description='When set, every escalation ("Talk to a human") is POSTed here as JSON '
+        "with the transcript.",
+    )
+    escalation_webhook_secret: str = Field(
+        "",
+        description="When set, escalation webhooks carry `X-Assistant-Signature: sha256=<HMAC of the body>`.",
+    )
+    escalation_webhook_timeout_s: float = Field(5.0, description="Timeout for one escalation webhook call.")
+
+    # admin UI
+    admin_session_hours: float = Field(12.0, gt=0, description="How long an admin UI login lasts.")
+    admin_cookie_secure: bool = Field(
+        True,
+        description="Send the admin session cookie over HTTPS only (browsers also accept it on localhost).",
+    )
+
+    # Slack (connectors/slack): HTTP mode in `assistant serve` when the bot token and signing
+    # secret are set; Socket Mode with `assistant slack` (bot token and app token). Secrets are
+    # SecretStr: never logged, shown as ********** in repr.
+    slack_bot_token: SecretStr = Field(
+        "", validate_default=True, description="Slack bot token (`xoxb-…`); never logged."
+    )
+    slack_signing_secret: SecretStr = Field(
+        "",
+        validate_default=True,
+        description="Slack signing secret: with the bot token, `assistant serve` takes Slack events "
+        "at `POST /slack/events`; never logged.",
+    )
+    slack_app_token: SecretStr = Field(
+        "",
+        validate_default=True,
+        description="Slack app-level token (`xapp-…`, `connections:write`) for Socket Mode "
+        "(`assistant slack`); never logged.",
+    )
+    slack_api_url: str = Field(
+        "https://slack.com/api/", description="Base URL of the Slack Web API (tests point it at a mock)."
+    )
+    slack_channels: str = Field(
+        "",
+        description="Comma-separated channel ids where mentions are answered; empty: every channel "
+        "the app is in. Direct messages are always answered.",
+    )
+    slack_thread_replies: Literal["all", "mentions"] = Field(
+        "all",
+        description="In a thread the assistant already answered: `all` answers every reply, "
+        "`mentions` only replies that mention it.",
+    )
+    slack_ignore_bots: bool = Field(True, description="Ignore messages from other bots (its own always are).")
+    slack_escalation_channel: str = Field(
+        "",
+        description='Channel id where "Talk to a human" hand-offs are posted, with a link to the thread.',
+    )
+    slack_escalation_mention: str = Field(
+        "",
+        description="User group id (`S…`) or user id (`U…`) mentioned in each hand-off post.",
+    )
+    slack_review_channel: str = Field(
+        "",
+        description="Channel id where flagged Slack answers are posted for leads "
+        "(Approve / Correct / Reject); empty: none.",
+    )
+    slack_review_all_flags: bool = Field(
+        False, description="Post every flag (web, API, CLI too) to the review channel, not only Slack ones."
+    )
+    slack_lead_users: str = Field(
+        "", description="Comma-separated Slack user ids allowed to review in Slack."
+    )
+    slack_lead_group: str = Field(
+        "", description="Slack user group id (`S…`) whose members may review in Slack."
+    )
+
+    # learning cycle: datasets built from the conversation log (training/datasets.py)
+    dataset_min_sft_rows: int = Field(
+        20, ge=1, description="Fewer SFT rows than this: the dataset build is skipped (too little new data)."
+    )
+    dataset_outcome_weight: float = Field(
+        0.3,
+        ge=0.0,
+        le=1.0,
+        description="Weight of an unreviewed answer with 👍 and `resolved` in the SFT set (reviewed: 1.0).",
+    )
+    dataset_dev_share: float = Field(
+        0.1, ge=0.0, lt=1.0, description="Share of conversations held out as the dev split (by conversation)."
+    )
+    dataset_max_rows_per_voter: int = Field(
+        5,
+        ge=1,
+        description="Most interactions one voter's votes may turn into SFT outcome or preference rows "
+        "(counted once per interaction).",
+    )
+    dataset_max_rows_per_conversation: int = Field(
+        3, ge=1, description="Most vote-derived rows of each dataset kind one conversation may contribute."
+    )
+    dataset_pii_regions: str = Field(
+        "US",
+        description="Comma-separated default regions for phone numbers written without a country code "
+        "(PII redaction).",
+    )
+    dataset_negative_min_similarity: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Word overlap (Jaccard) a 👎 question needs with a retriever anchor to give it a hard "
+        "negative.",
+    )
+
+    # learning cycle: training stages, the release gate, running (training/cycle.py)
+    train_sft: bool = Field(True, description="Train a LoRA adapter on the SFT set in each cycle.")
+    train_kto: bool = Field(False, description="Then tune it with KTO on 👍/👎 answers (needs both).")
+    train_retriever: bool = Field(
+        True, description="Fine-tune the embedder on the retriever pairs (the index is re-embedded)."
+    )
+    lora_r: int = Field(8, ge=1, description="LoRA rank.")
+    lora_alpha: int = Field(16, ge=1, description="LoRA alpha (scaling is alpha / r).")
+    lora_epochs: float = Field(2.0, gt=0, description="Passes over the SFT set.")
+    lora_max_steps: int = Field(-1, description="Cap on optimizer steps (-1: no cap; epochs decide).")
+    lora_learning_rate: float = Field(2e-4, gt=0, description="LoRA learning rate.")
+    lora_batch_size: int = Field(4, ge=1, description="SFT examples per step.")
+    lora_max_length: int = Field(768, ge=64, description="Longest SFT example in tokens (prompt + answer).")
+    train_launcher: str = Field(
+        "",
+        description="Run the SFT stage in its own processes with this command, e.g. "
+        "`accelerate launch --num_processes 4` for 4 GPUs; empty: in the cycle's process.",
+    )
+    retriever_epochs: float = Field(1.0, gt=0, description="Passes over the retriever pairs.")
+    retriever_batch_size: int = Field(
+        16, ge=2, description="Pairs per step (the rest of a batch are negatives)."
+    )
+    golden_set: str = Field(
+        "", description="CSV/JSONL of questions with expected `doc_ids` and/or `answer`, checked by the gate."
+    )
+    gate_max_drop: float = Field(
+        0.02, ge=0.0, description="The gate fails a candidate when any metric falls more than this."
+    )
+    gate_floors: dict[str, float] = Field(
+        default_factory=dict,
+        description='Minimum values per gate metric, as JSON (`{"dev.hit@1": 0.6, "oos.abstention": 0.9}`).',
+    )
+    gate_answer_samples: int = Field(
+        10, ge=0, description="Questions per set the gate answers with each release (generation is slow)."
+    )
+    gate_oos_samples: int = Field(
+        300, ge=0, description="Out-of-scope questions the gate checks abstention on."
+    )
+    cycle_activate: bool = Field(True, description="Activate a candidate that passes the gate.")
+    cycle_lock_stale_minutes: float = Field(
+        30.0, gt=0, description="A cycle lock without a heartbeat for this long was left by a crash."
+    )
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.chunk_overlap >= self.chunk_tokens:
@@ -99,6 +276,7 @@ class Settings(BaseSettings):
             raise ValueError("lexical_weight must be between 0 and 1")
         if self.generator_backend == "remote" and not self.remote_base_url:
             raise ValueError("generator_backend=remote needs ASSISTANT_REMOTE_BASE_URL")
+        self.widget_origins  # noqa: B018 (fails early, with a clear message, on a malformed origin)
         return self
 
     @property
@@ -107,12 +285,47 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{(self.home / 'assistant.db').resolve()}"
 
     @property
+    def widget_origins(self) -> frozenset[str]:
+        """The allowed widget origins, normalised (``*`` means any)."""
+        origins = set()
+        for raw in self.widget_allowed_origins.split(","):
+            origin = raw.strip().rstrip("/").lower()
+            if not origin:
+                continue
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s?#]+", origin):
+                raise ValueError(
+                    f"ASSISTANT_WIDGET_ALLOWED_ORIGINS: {raw.strip()!r} is not an origin "
+                    "(scheme and host, e.g. https://www.example.com)"
+                )
+            origins.add(origin)
+        return frozenset(origins)
+
+    @property
+    def slack_channel_ids(self) -> frozenset[str]:
+        """The channel allow-list (empty: every channel)."""
+        return _ids(self.slack_channels)
+
+    @property
+    def slack_lead_user_ids(self) -> frozenset[str]:
+        """Slack user ids named as leads."""
+        return _ids(self.slack_lead_users)
+
+    @property
+    def slack_http_enabled(self) -> bool:
+        """True when `assistant serve` should take Slack events (bot token and signing secret set)."""
+        return bool(self.slack_bot_token.get_secret_value() and self.slack_signing_secret.get_secret_value())
+
+    @property
     def releases_dir(self) -> Path:
         return self.home / "releases"
 
     @property
     def model_cache_dir(self) -> Path:
         return self.home / "models"
+
+
+def _ids(value: str) -> frozenset[str]:
+    return frozenset(part.strip() for part in value.split(",") if part.strip())
 
 
 @lru_cache(maxsize=1)

@@ -7,21 +7,25 @@ answers without a valid token; each also names the roles it allows.
 from __future__ import annotations
 
 import json
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy.orm import Session
 
 from assistant.admin.deps import Principal, authenticate, require_roles
 from assistant.api.deps import assistant_of
 from assistant.review.actions import ACTIONS, MAX_ANSWER_CHARS, ReviewConflict, ReviewError, review
 from assistant.review.flags import flag_dict, list_flags, recluster
-from assistant.store.models import FLAG_REASONS, FLAG_STATUSES, FlagRow, InteractionRow
+from assistant.review.item import review_item
+from assistant.store.models import CHANNELS, FLAG_REASONS, FLAG_STATUSES, FlagRow, InteractionRow
 
 router = APIRouter(prefix="/admin/api", tags=["admin"], dependencies=[Depends(authenticate)])
 
 Reviewer = Annotated[Principal, Depends(require_roles("lead"))]
 Reader = Annotated[Principal, Depends(require_roles("lead", "engineer"))]
+FlagId = Annotated[int, Path(ge=1, le=2**62, description="The flag's id.")]
 
 
 class ReviewBody(BaseModel):
@@ -57,28 +61,91 @@ def whoami(principal: Annotated[Principal, Depends(authenticate)]) -> dict[str, 
     return {"id": principal.id, "username": principal.username, "role": principal.role}
 
 
-@router.get("/review")
-def review_queue(
-    request: Request,
-    _: Reader,
-    reason: str | None = Query(None, description=f"Only flags with this reason: {', '.join(FLAG_REASONS)}."),
-    status: str = Query("open", description=f"Flags in this status: {', '.join(FLAG_STATUSES)}."),
-) -> list[dict[str, Any]]:
-    """The queue, most urgent first: the same items as ``assistant review list --json``."""
-    if reason is not None and reason not in FLAG_REASONS:
-        raise HTTPException(400, f"reason must be one of {', '.join(FLAG_REASONS)}")
-    if status not in FLAG_STATUSES:
-        raise HTTPException(400, f"status must be one of {', '.join(FLAG_STATUSES)}")
+class QueryModel(BaseModel):
+    """Query parameters as a model: unknown names are refused, blank values mean the default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_blanks(cls, data: Any) -> Any:
+        if isinstance(data, dict):  # an empty form field arrives as ""
+            return {
+                key: value
+                for key, value in data.items()
+                if not (isinstance(value, str) and not value.strip())
+            }
+        return data
+
+
+class QueueFilter(QueryModel):
+    """The review queue's filters; every one given narrows the queue."""
+
+    status: str = Field("open", description=f"Flags in this status: {', '.join(FLAG_STATUSES)}.")
+    reason: str | None = Field(None, description=f"Only flags with this reason: {', '.join(FLAG_REASONS)}.")
+    channel: str | None = Field(None, description=f"Only questions from: {', '.join(CHANNELS)}.")
+    release: str | None = Field(None, max_length=200, description="Only answers from this release id.")
+    since: date | None = Field(None, description="Asked on or after this day (UTC, YYYY-MM-DD).")
+    until: date | None = Field(None, description="Asked on or before this day (UTC, YYYY-MM-DD).")
+
+    @model_validator(mode="after")
+    def _check(self) -> QueueFilter:
+        for name, allowed in (("status", FLAG_STATUSES), ("reason", FLAG_REASONS), ("channel", CHANNELS)):
+            value = getattr(self, name)
+            if value is not None and value not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}")
+        if self.since and self.until and self.since > self.until:
+            raise ValueError("since must not be after until")
+        return self
+
+    def flags(self, session: Session) -> list[dict[str, Any]]:
+        """The queue items matching this filter, most urgent first."""
+        return list_flags(
+            session,
+            status=self.status,
+            reason=self.reason,
+            channel=self.channel,
+            release=self.release,
+            since=midnight(self.since),
+            until=midnight(self.until + timedelta(days=1)) if self.until else None,
+        )
+
+
+def midnight(day: date | None) -> datetime | None:
+    """The start of ``day`` in UTC (None stays None)."""
+    return datetime.combine(day, time.min, tzinfo=timezone.utc) if day else None
+
+
+def queue(request: Request, queue_filter: QueueFilter) -> list[dict[str, Any]]:
+    """The queue as of now, clusters and priorities brought up to date first."""
     assistant = assistant_of(request)
     with assistant.store.session() as session:
         recluster(session, assistant.settings, assistant.embedder)
-        return list_flags(session, reason=reason, status=status)
+        return queue_filter.flags(session)
+
+
+@router.get("/review")
+def review_queue(
+    request: Request, _: Reader, queue_filter: Annotated[QueueFilter, Query()]
+) -> list[dict[str, Any]]:
+    """The queue, most urgent first: the same items as ``assistant review list --json``."""
+    return queue(request, queue_filter)
+
+
+@router.get("/review/{flag_id}")
+def review_item_detail(request: Request, flag_id: FlagId, _: Reader) -> dict[str, Any]:
+    """One flag with its conversation: earlier turns, sources and scores, feedback, audit trail."""
+    with assistant_of(request).store.session() as session:
+        try:
+            return review_item(session, flag_id)
+        except ReviewError as exc:
+            raise HTTPException(404, str(exc)) from exc
 
 
 @router.post("/review/{flag_id}/{action}")
 def review_action(
     request: Request,
-    flag_id: str,
+    flag_id: FlagId,
     action: str,
     principal: Reviewer,
     body: Annotated[ReviewBody, Depends(review_body)],
@@ -86,12 +153,10 @@ def review_action(
     """Approve, correct, mark a gap or reject one open flag; 409 if it changed since ``version``."""
     if action not in ACTIONS:
         raise HTTPException(404, f"no action {action!r}; use one of {', '.join(ACTIONS)}")
-    if not flag_id.isdigit() or len(flag_id) > 18:
-        raise HTTPException(404, f"no flag {flag_id!r}")
     assistant = assistant_of(request)
     try:
         with assistant.store.session() as session:
-            flag = session.get(FlagRow, int(flag_id))
+            flag = session.get(FlagRow, flag_id)
             if flag is None:
                 raise HTTPException(404, f"no flag {flag_id}")
             done = review(

@@ -1,4 +1,4 @@
-"""Admin accounts: argon2 password hashes, roles, and API tokens stored as SHA-256 only.
+"""Admin accounts: argon2 password hashes, roles, API tokens and browser sessions (SHA-256 only).
 
 A route names the roles it allows (see :func:`assistant.admin.deps.require_roles`); ``admin``
 is always allowed. There is no implicit order between ``lead`` and ``engineer``.
@@ -9,15 +9,16 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from datetime import timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from assistant.store.models import ROLES, AdminUserRow, ApiTokenRow, utcnow
+from assistant.store.models import ROLES, AdminSessionRow, AdminUserRow, ApiTokenRow, utcnow
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
@@ -166,3 +167,41 @@ def user_for_token(session: Session, token: str) -> AdminUserRow | None:
         return None
     row.last_used_at = utcnow()
     return user
+
+
+def create_session(session: Session, user: AdminUserRow, hours: float) -> tuple[str, AdminSessionRow]:
+    """A new browser session for ``user``: the cookie value (stored only as SHA-256) and its row.
+
+    Expired sessions are swept here, so the table stays as small as the number of live logins.
+    """
+    now = utcnow()
+    session.execute(delete(AdminSessionRow).where(AdminSessionRow.expires_at <= now))
+    cookie = secrets.token_urlsafe(32)
+    row = AdminSessionRow(
+        user_id=user.id,
+        token_hash=token_hash(cookie),
+        csrf_token=secrets.token_urlsafe(32),
+        created_at=now,
+        expires_at=now + timedelta(hours=hours),
+    )
+    session.add(row)
+    session.flush()
+    return cookie, row
+
+
+def user_for_session(session: Session, cookie: str) -> tuple[AdminUserRow, AdminSessionRow] | None:
+    """The enabled user of this live, unexpired session cookie, with the session row; else None."""
+    if not cookie or len(cookie) > 200:
+        return None
+    row = session.scalar(select(AdminSessionRow).where(AdminSessionRow.token_hash == token_hash(cookie)))
+    if row is None or row.expires_at <= utcnow():
+        return None
+    user = session.get(AdminUserRow, row.user_id)
+    if user is None or user.disabled:
+        return None
+    return user, row
+
+
+def end_session(session: Session, cookie: str) -> None:
+    """Log out: the session cookie stops working at once (unknown cookies are ignored)."""
+    session.execute(delete(AdminSessionRow).where(AdminSessionRow.token_hash == token_hash(cookie)))

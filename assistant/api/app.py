@@ -1,4 +1,4 @@
-"""FastAPI app factory: the API, the try-it page, release hot-swapping, request limits."""
+"""FastAPI app factory: the API, the try-it page, the widget, release hot-swapping, request limits."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from contextlib import asynccontextmanager
 from importlib import resources
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant import __version__
 from assistant.admin import api as admin_api
-from assistant.api import chat, routes
+from assistant.admin import ui as admin_ui
+from assistant.api import chat, routes, widget
+from assistant.api.security import SecurityHeaders
 from assistant.pipeline import Assistant
 
 log = logging.getLogger(__name__)
@@ -103,7 +105,14 @@ def create_app(assistant: Assistant, *, watch_releases: bool = True) -> FastAPI:
     app.include_router(chat.router)
     app.include_router(routes.router)
     app.include_router(admin_api.router)
+    admin_ui.install(app)
     app.add_middleware(BodySizeLimit, limit=assistant.settings.max_body_bytes)
+    widget.install(app, assistant.settings)  # /widget.js, /widget/v1/... and its CORS allow-list
+    if assistant.settings.slack_http_enabled:  # POST /slack/events (bot token + signing secret set)
+        from connectors.slack import install as install_slack
+
+        install_slack(app, assistant)
+    app.add_middleware(SecurityHeaders)  # outermost: CSP & co. on every HTML page, errors included
 
     @app.exception_handler(Exception)
     async def unexpected(request, exc: Exception) -> JSONResponse:  # JSON, never an HTML page
@@ -113,5 +122,10 @@ def create_app(assistant: Assistant, *, watch_releases: bool = True) -> FastAPI:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:
         return resources.files("assistant.web").joinpath("index.html").read_text(encoding="utf-8")
+
+    @app.get("/try.js", include_in_schema=False)
+    def try_script() -> Response:  # the try page's script (the CSP allows no inline scripts)
+        script = resources.files("assistant.web").joinpath("try.js").read_bytes()
+        return Response(script, media_type="text/javascript; charset=utf-8")
 
     return app

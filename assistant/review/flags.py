@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -192,14 +193,33 @@ def flag_dict(flag: FlagRow, interaction: InteractionRow) -> dict[str, Any]:
 
 
 def list_flags(
-    session: Session, *, reason: str | None = None, status: str | None = "open", limit: int = 200
+    session: Session,
+    *,
+    reason: str | None = None,
+    status: str | None = "open",
+    channel: str | None = None,
+    release: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 200,
 ) -> list[dict[str, Any]]:
-    """The review queue, most urgent first, optionally only flags with ``reason``."""
+    """The review queue, most urgent first; each filter given narrows it.
+
+    ``since``/``until`` bound when the question was asked (``until`` excluded).
+    """
     query = select(FlagRow, InteractionRow).join(InteractionRow, InteractionRow.id == FlagRow.interaction_id)
     if status is not None:
         query = query.where(FlagRow.status == status)
+    if channel is not None:
+        query = query.where(InteractionRow.channel == channel)
+    if release is not None:
+        query = query.where(InteractionRow.release_id == release)
+    if since is not None:
+        query = query.where(InteractionRow.created_at >= since)
+    if until is not None:
+        query = query.where(InteractionRow.created_at < until)
     query = query.order_by(FlagRow.priority.desc(), FlagRow.id)
     items = [flag_dict(flag, interaction) for flag, interaction in session.execute(query)]
-    if reason is not None:
+    if reason is not None:  # reasons is a JSON list: filtered here, the same on every backend
         items = [item for item in items if reason in item["reasons"]]
     return items[:limit]

@@ -264,3 +264,89 @@ class ApiTokenRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked: Mapped[bool]
+
+
+class AdminSessionRow(Base):
+    """A browser session of the admin UI; only the cookie's SHA-256 is stored.
+
+    ``csrf_token`` must come back with every state-changing request made with the cookie.
+    """
+
+    __tablename__ = "admin_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("admin_users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class SlackEventRow(Base):
+    """A Slack event (or other once-only Slack job, e.g. ``review:<flag id>``) already taken.
+
+    The key is the primary key, so of several deliveries (Slack retries, replicas racing) exactly
+    one INSERT succeeds: that one does the work.
+    """
+
+    __tablename__ = "slack_events"
+
+    event_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "skipped")
+
+
+class TrainingRunRow(Base):
+    """One learning-cycle run: where it is (stage, step, loss, ETA), what it made, and its log.
+
+    Written by the run as it goes; read by ``assistant flywheel status`` and the admin UI.
+    ``cancel_requested`` is how anyone else asks it to stop (it checks between steps).
+    """
+
+    __tablename__ = "training_runs"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled', 'skipped')", name="status"
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    stage: Mapped[str | None] = mapped_column(String(32))
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    total_steps: Mapped[int] = mapped_column(Integer, default=0)
+    loss: Mapped[float | None] = mapped_column(Float)
+    examples: Mapped[int | None] = mapped_column(Integer)
+    eta_s: Mapped[float | None] = mapped_column(Float)
+    requested_by: Mapped[str | None] = mapped_column(String)
+    cancel_requested: Mapped[bool]
+    dataset_id: Mapped[str | None] = mapped_column(String)
+    parent_release: Mapped[str | None] = mapped_column(String)
+    candidate_release: Mapped[str | None] = mapped_column(String, index=True)
+    verdict: Mapped[str | None] = mapped_column(String(16))
+    activated: Mapped[bool]
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    log: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RunLockRow(Base):
+    """A named lock held by one run (``flywheel``): the INSERT that succeeds holds it.
+
+    A holder refreshes ``heartbeat_at``; a lock whose heartbeat is too old was left by a
+    crashed run and may be taken over.
+    """
+
+    __tablename__ = "run_locks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(64))
+    acquired_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)

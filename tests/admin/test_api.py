@@ -38,23 +38,39 @@ def walk(routes, prefix: str = "") -> Iterator[tuple[str, set[str]]]:
             yield from walk(route.routes, prefix + getattr(route, "path", ""))
 
 
-def test_every_admin_route_answers_401_without_auth(client) -> None:
+PUBLIC = {"/admin/login"}  # the login form itself
+
+
+def test_every_admin_route_needs_auth(client) -> None:
+    """API routes answer 401; UI pages send the browser to the login page; nothing else answers."""
     routes = {(path, frozenset(methods)) for path, methods in walk(client.app.routes)}
     routes |= {  # the schema too, in case a route hides from the walk
         (path, frozenset(m.upper() for m in ops)) for path, ops in client.app.openapi()["paths"].items()
     }
-    admin = sorted((p, m) for p, m in routes if p.startswith("/admin"))
-    assert {p for p, _ in admin} >= {"/admin/api/whoami", "/admin/api/review"}
+    admin = sorted((p, m) for p, m in routes if p.startswith("/admin") and p not in PUBLIC)
+    expected = {
+        "/admin/api/whoami",
+        "/admin/api/review",
+        "/admin/review",
+        "/admin/curated",
+        "/admin/dashboard",
+    }
+    assert {p for p, _ in admin} >= expected
     for route_path, methods in admin:
         path = re.sub(r"\{flag_id\}", "1", route_path)
         path = re.sub(r"\{action\}", "approve", path)
         path = re.sub(r"\{[^}]+\}", "x", path)
-        for method in methods:
-            for headers in ({}, {"Authorization": "Bearer ast_not-a-token"}):
-                response = client.request(method, path, headers=headers, json={})
-                assert response.status_code == 401, (method, path, headers, response.text)
-                assert response.headers["www-authenticate"] == "Bearer"
-                assert response.json()["detail"]
+        for method in methods - {"HEAD"}:
+            forged = ({}, {"Authorization": "Bearer ast_not-a-token"}, {"Cookie": "assistant_admin=forged"})
+            for headers in forged:
+                response = client.request(method, path, headers=headers, json={}, follow_redirects=False)
+                if path.startswith("/admin/api"):
+                    assert response.status_code == 401, (method, path, headers, response.text)
+                    assert response.headers["www-authenticate"] == "Bearer"
+                    assert response.json()["detail"]
+                else:
+                    assert response.status_code == 303, (method, path, headers, response.text)
+                    assert response.headers["location"].startswith("/admin/login?next=")
 
 
 def test_401_cases(client, assistant, make_token) -> None:
@@ -128,7 +144,7 @@ def test_stale_version_is_409_and_admin_may_act(client, assistant, make_token) -
     ("path", "body", "status"),
     [
         ("/admin/api/review/999/approve", {}, 404),
-        ("/admin/api/review/abc/approve", {}, 404),
+        ("/admin/api/review/abc/approve", {}, 422),
         ("/admin/api/review/{id}/promote", {}, 404),
         ("/admin/api/review/{id}/correct", {}, 400),  # a correction needs the answer
         ("/admin/api/review/{id}/correct", {"answer": "x", "doc_ids": ["nope.md"]}, 400),
@@ -147,9 +163,18 @@ def test_bad_requests(client, assistant, make_token, path: str, body, status: in
     assert client.get("/admin/api/review", headers=lead).json()[0]["status"] == "open"
 
 
-def test_bad_query_is_400(client, make_token) -> None:
+def test_bad_query_is_422_naming_the_choices(client, make_token) -> None:
     lead = make_token("ana", "lead")
-    assert client.get("/admin/api/review?reason=nope", headers=lead).status_code == 400
-    assert client.get("/admin/api/review?status=nope", headers=lead).status_code == 400
+    for query, expected in [
+        ("reason=nope", "reason must be one of thumbs_down"),
+        ("status=nope", "status must be one of open"),
+        ("channel=fax", "channel must be one of api"),
+        ("since=yesterday", "valid date"),
+        ("since=2026-02-01&until=2026-01-01", "since must not be after until"),
+        ("colour=red", "Extra inputs"),
+    ]:
+        response = client.get(f"/admin/api/review?{query}", headers=lead)
+        assert response.status_code == 422, query
+        assert expected in response.text, (query, response.text)
     unauth = client.get("/admin/api/review?reason=nope")
     assert unauth.status_code == 401

@@ -113,3 +113,17 @@ def test_review_then_conflict_for_the_second_lead(home) -> None:
     assert cli("review", "gap", str(item["id"]), "--version", version).exit_code == 0
     second = cli("review", "reject", str(item["id"]), "--version", version)
     assert second.exit_code == 2 and "changed since you loaded it" in second.stderr
+
+
+def test_examples_for_the_learning_cycle(home, tmp_path: Path) -> None:
+    answer = home.ask("Do you ship to Canada?")
+    cli("feedback", answer.interaction_id, "--down")
+    [item] = ok_json("review", "list")
+    ok_json("review", "correct", str(item["id"]), "--answer", "Yes, in 5-8 days.", "--actor", "ana")
+    target = tmp_path / "examples.jsonl"
+    [example] = ok_json("review", "examples", "--jsonl", str(target))
+    assert example["kind"] == "corrected" and example["answer"] == "Yes, in 5-8 days."
+    assert example["provenance"]["reviews"][0]["interaction_id"] == answer.interaction_id
+    assert [json.loads(line) for line in target.read_text().splitlines()] == [example]
+    shown = cli("review", "examples")
+    assert shown.exit_code == 0 and "corrected  Do you ship to Canada?  (ana)" in shown.stdout

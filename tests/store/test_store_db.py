@@ -15,6 +15,7 @@ from assistant.store.migrate import alembic_config
 
 TABLES = {
     "alembic_version",
+    "admin_sessions",
     "documents",
     "conversations",
     "interactions",
@@ -24,6 +25,9 @@ TABLES = {
     "review_actions",
     "admin_users",
     "api_tokens",
+    "slack_events",
+    "training_runs",
+    "run_locks",
 }
 
 
@@ -34,7 +38,7 @@ def table_names(db: store.Store) -> set[str]:
 def test_upgrade_creates_all_tables(db: store.Store) -> None:
     assert table_names(db) == TABLES
     with db.engine.connect() as connection:
-        assert store.current_revision(connection) == "0003"
+        assert store.current_revision(connection) == "0006"
 
 
 def test_upgrade_is_idempotent_and_keeps_data(db: store.Store, db_url: str) -> None:

@@ -51,7 +51,8 @@ def _turns(request: ChatRequest, assistant: Assistant) -> tuple[str, list[Turn] 
     return question, history
 
 
-def _extras(answer: Answer) -> dict:
+def answer_extras(answer: Answer) -> dict:
+    """Our fields beyond OpenAI's: on a non-streamed response, and on the last streamed chunk."""
     return {
         "interaction_id": answer.interaction_id,
         "citations": [c.to_dict() for c in answer.citations],
@@ -90,7 +91,7 @@ def chat_completions(body: ChatRequest, request: Request) -> JSONResponse | Stre
     created = int(time.time())
     if body.stream:
         return StreamingResponse(
-            _sse(events, completion_id, created),
+            sse_chunks(events, completion_id, created),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -109,16 +110,17 @@ def chat_completions(body: ChatRequest, request: Request) -> JSONResponse | Stre
                 }
             ],
             "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-            **_extras(answer),
+            **answer_extras(answer),
         }
     )
 
 
-def _sse(events: Iterator[Delta | Done], completion_id: str, created: int) -> Iterator[str]:
+def sse_chunks(events: Iterator[Delta | Done], completion_id: str, created: int) -> Iterator[str]:
+    """An answer stream as OpenAI-style SSE chunks (also what the web widget reads)."""
     yield _chunk(completion_id, created, {"role": "assistant", "content": ""})
     for event in events:
         if isinstance(event, Delta):
             yield _chunk(completion_id, created, {"content": event.text})
         else:
-            yield _chunk(completion_id, created, {}, "stop", **_extras(event.answer))
+            yield _chunk(completion_id, created, {}, "stop", **answer_extras(event.answer))
     yield "data: [DONE]\n\n"

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import JSONResponse
 
 from assistant.api.deps import assistant_of
+from assistant.api.feedback import save_feedback
 from assistant.api.schemas import FeedbackRequest
-from assistant.review.flags import flag_interaction
-from assistant.store import repository
 
 router = APIRouter()
 
@@ -23,29 +22,19 @@ def search(
 
 
 @router.post("/v1/feedback", tags=["feedback"], status_code=201)
-def feedback(body: FeedbackRequest, request: Request) -> JSONResponse:
+def feedback(body: FeedbackRequest, request: Request, background: BackgroundTasks) -> JSONResponse:
     """Record 👍/👎 and/or an outcome; the same vote sent twice is stored once (200)."""
-    store = assistant_of(request).store
-    try:
-        with store.session() as session:
-            row, created = repository.record_feedback(
-                session,
-                interaction_id=body.interaction_id,
-                rating=body.rating,
-                resolution=body.resolution,
-                comment=body.comment,
-                voter=body.voter,
-                idempotency_key=body.idempotency_key,
-            )
-            flag_interaction(
-                session, row.interaction_id, assistant_of(request).settings, assistant_of(request).embedder
-            )
-            result = {"id": row.id, "interaction_id": row.interaction_id, "created": created}
-    except LookupError as exc:
-        raise HTTPException(404, f"no interaction {body.interaction_id!r}") from exc
-    except ValueError as exc:
-        raise HTTPException(400, str(exc)) from exc
-    return JSONResponse(result, status_code=201 if created else 200)
+    result, created = save_feedback(
+        request,
+        background,
+        interaction_id=body.interaction_id,
+        rating=body.rating,
+        resolution=body.resolution,
+        comment=body.comment,
+        voter=body.voter,
+        idempotency_key=body.idempotency_key,
+    )
+    return JSONResponse(result, status_code=201 if created else 200, background=background)
 
 
 @router.get("/healthz", tags=["health"])

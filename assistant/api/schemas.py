@@ -58,3 +58,26 @@ class FeedbackRequest(BaseModel):
         if self.rating is None and self.resolution is None:
             raise ValueError("give a rating (up/down) and/or a resolution")
         return self
+
+
+class WidgetChatRequest(BaseModel):
+    """``POST /widget/v1/chat``: the customer's next message (the session header says whose)."""
+
+    model_config = ConfigDict(extra="forbid")
+    message: str = Field(min_length=1, description="The question; earlier turns come from the session.")
+
+
+class WidgetFeedbackRequest(BaseModel):
+    """``POST /widget/v1/feedback``: a vote and/or an outcome for an answer of this session."""
+
+    model_config = ConfigDict(extra="forbid")
+    interaction_id: str = Field(min_length=1, max_length=100)
+    rating: Literal["up", "down"] | None = None
+    resolution: Literal["resolved", "escalated", "unresolved"] | None = None
+    comment: str | None = Field(None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _needs_something(self) -> WidgetFeedbackRequest:
+        if self.rating is None and self.resolution is None:
+            raise ValueError("give a rating (up/down) and/or a resolution")
+        return self

@@ -1,0 +1,54 @@
+"""Recording feedback from any HTTP channel: store it, flag it, hand escalations off.
+
+``POST /v1/feedback`` and the widget's ``POST /widget/v1/feedback`` both call
+:func:`save_feedback`, so a vote means the same thing wherever it comes from.
+"""
+
+from __future__ import annotations
+
+from fastapi import BackgroundTasks, HTTPException, Request
+
+from assistant.api.deps import assistant_of
+from assistant.api.escalation import notify
+from assistant.review.flags import flag_interaction
+from assistant.store import repository
+
+
+def save_feedback(
+    request: Request,
+    background: BackgroundTasks,
+    *,
+    interaction_id: str,
+    rating: str | None,
+    resolution: str | None,
+    comment: str | None,
+    voter: str | None,
+    idempotency_key: str | None = None,
+) -> tuple[dict, bool]:
+    """Store one feedback event and (re)flag its interaction; ``(result, created)``.
+
+    A new escalation is also sent to the escalation notifiers, after the response.
+    Unknown interactions answer 404, invalid or conflicting feedback 400.
+    """
+    assistant = assistant_of(request)
+    try:
+        with assistant.store.session() as session:
+            row, created = repository.record_feedback(
+                session,
+                interaction_id=interaction_id,
+                rating=rating,
+                resolution=resolution,
+                comment=comment,
+                voter=voter,
+                idempotency_key=idempotency_key,
+            )
+            flag_interaction(session, row.interaction_id, assistant.settings, assistant.embedder)
+            result = {"id": row.id, "interaction_id": row.interaction_id, "created": created}
+    except LookupError as exc:
+        raise HTTPException(404, f"no interaction {interaction_id!r}") from exc
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    if created and resolution == "escalated":
+        notifiers = getattr(request.app.state, "escalation_notifiers", [])
+        background.add_task(notify, assistant.store, list(notifiers), interaction_id, comment)
+    return result, created

@@ -1,0 +1,44 @@
+"""``assistant slack``: answer in Slack over Socket Mode (no public URL needed)."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from assistant.cli_common import fail, load_settings, open_store, out
+
+
+def register(app: typer.Typer) -> None:
+    app.command("slack")(slack)
+
+
+def slack() -> None:
+    """Connect to Slack with Socket Mode and answer mentions, DMs and thread replies.
+
+    Needs ASSISTANT_SLACK_BOT_TOKEN and ASSISTANT_SLACK_APP_TOKEN (see README, "Connect Slack").
+    """
+    settings = load_settings()
+    try:
+        from connectors.slack import build_app
+        from connectors.slack.socket_mode import handler, missing_tokens
+    except ImportError:
+        fail("the Slack connector needs its extra: pip install 'support-assistant[slack]'")
+    missing = missing_tokens(settings)
+    if missing:
+        fail(f"set {' and '.join(missing)} (see README, 'Connect Slack')")
+    from assistant.pipeline import Assistant
+    from assistant.releases import ReleaseRegistry
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    assistant = Assistant(settings, open_store(settings), ReleaseRegistry(settings.releases_dir))
+    from assistant.api.app import ReleaseWatcher
+    from connectors.slack.review import start_sweeper
+
+    out.print("Loading the models…")
+    ReleaseWatcher(assistant, settings.release_poll_seconds).start()  # loads now, then hot-swaps
+    bolt = build_app(assistant, settings)
+    start_sweeper(bolt.support)
+    socket = handler(bolt, settings)
+    out.print("Connected to Slack over Socket Mode; press Ctrl+C to stop.")
+    socket.start()

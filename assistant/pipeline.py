@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -51,6 +51,11 @@ class Serving:
     generator: Generator | None
 
     @property
+    def embedder(self) -> Embedder:
+        """The embedder this release's index was built with (queries must use it too)."""
+        return self.retriever.embedder
+
+    @property
     def release_id(self) -> str:
         return self.release.id if self.release else NO_RELEASE
 
@@ -67,6 +72,20 @@ class Done:
     """The end of a streamed answer, with the logged result."""
 
     answer: Answer
+
+
+@dataclass
+class Draft:
+    """An answer as it is being made: filled in by answering, then logged (or evaluated)."""
+
+    started: float
+    result: SearchResult = field(default_factory=lambda: SearchResult([], 0.0))
+    curated: CuratedMatch | None = None
+    abstained: bool = False
+    prompt: str | None = None
+    text: str = ""
+    citations: list[Citation] = field(default_factory=list)
+    latency: dict[str, float] = field(default_factory=dict)
 
 
 class _CitationFilter:
@@ -122,7 +141,9 @@ class Assistant:
         self.embedder = embedder or Embedder(settings.embedder)
         self._generator_factory = generator_factory
         self._generators: dict[str | None, Generator] = {}
+        self._embedders: dict[str, Embedder] = {self.embedder.model_id: self.embedder}
         self._serving: Serving | None = None
+        self._pinned: Serving | None = None  # a release loaded for evaluation, not serving
         self._swap_lock = threading.Lock()
         self.curated = CuratedMatcher(store, self.embedder)
 
@@ -152,18 +173,28 @@ class Assistant:
             return True
 
     def _load(self, release: ReleaseManifest | None, *, with_generator: bool) -> Serving:
+        embedder = self.embedder_for(release)
         if release is None:
-            snapshot = IndexSnapshot.empty(self.embedder.model_id, self.embedder.dimension)
+            snapshot = IndexSnapshot.empty(embedder.model_id, embedder.dimension)
         else:
             snapshot = IndexSnapshot.load(self.registry.path(release.id))
         retriever = Retriever(
             snapshot,
-            self.embedder,
+            embedder,
             mode=self.settings.retrieval_mode,
             lexical_weight=self.settings.lexical_weight,
         )
         generator = self._generator_for(release) if with_generator else None
         return Serving(release, retriever, generator)
+
+    def embedder_for(self, release: ReleaseManifest | None) -> Embedder:
+        """The embedder a release was indexed with: the configured one, or its own tuned copy."""
+        if release is None:
+            return self.embedder
+        if release.embedder not in self._embedders:
+            location = self.registry.embedder_location(release)
+            self._embedders[release.embedder] = Embedder(location, name=release.embedder)
+        return self._embedders[release.embedder]
 
     def _generator_for(self, release: ReleaseManifest | None) -> Generator:
         adapter = self.settings.adapter or (
@@ -193,7 +224,7 @@ class Assistant:
             settings=self.settings,
             store=self.store,
             registry=self.registry,
-            embedder=self.embedder,
+            embedder=self.embedder_for(self.registry.current()),
             progress=progress,
         )
         # keep a loaded generator loaded; a CLI ingest never needs one
@@ -238,47 +269,11 @@ class Assistant:
                 history = repository.conversation_turns(session, conversation_id, self.settings.history_turns)
         history = list(history)[-2 * self.settings.history_turns :]
 
-        query = rewrite_query(question, history)
-        vector = self.embedder.encode_query(query)  # one embedding serves curated match and retrieval
-        curated = self.curated.match(vector, self.settings.curated_min_similarity)
-        if curated is not None:
-            result = SearchResult([], curated.similarity)
-        else:
-            result = serving.retriever.search(query, self.settings.top_k, vector=vector)
-        latency = {"retrieve": _ms_since(started)}
-        abstained = curated is None and (result.confidence < self.settings.min_confidence or not result.hits)
-        prompt_text: str | None = None
-        text = ""
-        citations: list[Citation] = []
+        draft = Draft(started)
         try:
-            if curated is not None:
-                text = curated.answer
-                citations = _curated_citations(curated, serving)
-                yield Delta(text)
-            elif abstained:
-                text = ABSTAIN_MESSAGE
-                yield Delta(text)
-            else:
-                messages = build_messages(question, result.hits, history)
-                prompt_text = "\n\n".join(f"{m['role']}: {m['content']}" for m in messages)
-                latency["prompt"] = _ms_since(started)
-                citation_filter = _CitationFilter(len(result.hits))
-                assert serving.generator is not None
-                for piece in serving.generator.stream(messages, max_new_tokens=self.settings.max_new_tokens):
-                    if "first_token" not in latency:
-                        latency["first_token"] = _ms_since(started)
-                    text += piece
-                    visible = citation_filter.feed(piece)
-                    if visible:
-                        yield Delta(visible)
-                tail = citation_filter.flush()
-                if tail:
-                    yield Delta(tail)
-                text, citations = extract_citations(text, result.hits)
-                if not citations:
-                    citations = [_citation(1, result.hits[0])]
+            yield from self._answer(serving, question, history, draft, use_curated=True)
         finally:
-            latency["total"] = _ms_since(started)
+            draft.latency["total"] = _ms_since(started)
             answer = self._log(
                 question=question,
                 history=history,
@@ -286,15 +281,80 @@ class Assistant:
                 channel=channel,
                 user_id=user_id,
                 serving=serving,
-                result=result,
-                prompt=prompt_text,
-                text=text.strip(),
-                citations=citations,
-                abstained=abstained,
-                latency=latency,
-                curated_answer_id=curated.id if curated else None,
+                draft=draft,
             )
         yield Done(answer)
+
+    def answer_unlogged(
+        self, question: str, *, release: ReleaseManifest | None, history: Sequence[Turn] = ()
+    ) -> Draft:
+        """What ``release``'s index and model answer, without curated answers and without logging.
+
+        For evaluation (the release gate): nothing reaches the conversation log or the flags.
+        """
+        serving = self.serving_for(release)
+        draft = Draft(time.perf_counter())
+        for _ in self._answer(serving, question, list(history), draft, use_curated=False):
+            pass
+        draft.latency["total"] = _ms_since(draft.started)
+        return draft
+
+    def serving_for(self, release: ReleaseManifest | None) -> Serving:
+        """The serving state of ``release``: the active one, or another loaded beside it (evaluation)."""
+        current = self.serving
+        if current.release_id == (release.id if release else NO_RELEASE):
+            return current
+        with self._swap_lock:
+            if self._pinned is None or self._pinned.release_id != (release.id if release else NO_RELEASE):
+                self._pinned = self._load(release, with_generator=True)
+            return self._pinned
+
+    def _answer(
+        self, serving: Serving, question: str, history: list[Turn], draft: Draft, *, use_curated: bool
+    ) -> Iterator[Delta]:
+        """Retrieve, then answer (curated, abstention or generated), streaming into ``draft``."""
+        query = rewrite_query(question, history)
+        # curated answers are matched with the configured embedder, whatever the release indexes with
+        vector = (
+            self.embedder.encode_query(query) if use_curated or serving.embedder is self.embedder else None
+        )
+        curated = self.curated.match(vector, self.settings.curated_min_similarity) if use_curated else None
+        if curated is not None:
+            result = SearchResult([], curated.similarity)
+        else:
+            same = serving.embedder is self.embedder  # then one embedding serves both
+            result = serving.retriever.search(query, self.settings.top_k, vector=vector if same else None)
+        draft.result, draft.curated = result, curated
+        draft.latency["retrieve"] = _ms_since(draft.started)
+        draft.abstained = curated is None and (
+            result.confidence < self.settings.min_confidence or not result.hits
+        )
+        if curated is not None:
+            draft.text = curated.answer
+            draft.citations = _curated_citations(curated, serving)
+            yield Delta(draft.text)
+            return
+        if draft.abstained:
+            draft.text = ABSTAIN_MESSAGE
+            yield Delta(draft.text)
+            return
+        messages = build_messages(question, result.hits, history)
+        draft.prompt = "\n\n".join(f"{m['role']}: {m['content']}" for m in messages)
+        draft.latency["prompt"] = _ms_since(draft.started)
+        citation_filter = _CitationFilter(len(result.hits))
+        assert serving.generator is not None
+        for piece in serving.generator.stream(messages, max_new_tokens=self.settings.max_new_tokens):
+            if "first_token" not in draft.latency:
+                draft.latency["first_token"] = _ms_since(draft.started)
+            draft.text += piece
+            visible = citation_filter.feed(piece)
+            if visible:
+                yield Delta(visible)
+        tail = citation_filter.flush()
+        if tail:
+            yield Delta(tail)
+        draft.text, citations = extract_citations(draft.text, result.hits)
+        draft.citations = citations or [_citation(1, result.hits[0])]
 
     def _log(
         self,
@@ -305,14 +365,16 @@ class Assistant:
         channel: str,
         user_id: str | None,
         serving: Serving,
-        result: SearchResult,
-        prompt: str | None,
-        text: str,
-        citations: list[Citation],
-        abstained: bool,
-        latency: dict[str, float],
-        curated_answer_id: str | None = None,
+        draft: Draft,
     ) -> Answer:
+        result, text, citations, abstained = (
+            draft.result,
+            draft.text.strip(),
+            draft.citations,
+            draft.abstained,
+        )
+        curated_answer_id = draft.curated.id if draft.curated else None
+        latency, prompt = draft.latency, draft.prompt
         interaction_id = str(uuid.uuid4())
         generator = None if curated_answer_id else serving.generator
         with self.store.session() as session:
@@ -356,6 +418,11 @@ class Assistant:
             latency_ms=latency,
             curated_answer_id=curated_answer_id,
         )
+
+
+def abstains(result: SearchResult, min_confidence: float) -> bool:
+    """The assistant declines (and hands off) when retrieval found nothing it is confident in."""
+    return result.confidence < min_confidence or not result.hits
 
 
 def _citation(number: int, hit: Hit) -> Citation:

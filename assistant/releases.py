@@ -1,6 +1,7 @@
 """Release registry: immutable release folders and the atomic ``current`` pointer.
 
-A release is ``releases/<id>/`` holding an index snapshot, an optional LoRA adapter, and a
+A release is ``releases/<id>/`` holding an index snapshot, an optional LoRA adapter, an
+optional tuned embedder (``embedder/``, named ``tuned:<id>`` in the manifest), and a
 ``manifest.json`` with the checksum of every file. Files are stored once under
 ``releases/.blobs/`` and hard-linked into each release, so a release that changes little
 costs little. ``releases/CURRENT`` names the active release; it is replaced atomically
@@ -26,6 +27,8 @@ from filelock import FileLock
 
 MANIFEST = "manifest.json"
 POINTER = "CURRENT"
+EMBEDDER_DIR = "embedder"
+TUNED_PREFIX = "tuned:"  # a manifest's embedder name when the release carries its own copy
 
 
 class ReleaseError(Exception):
@@ -87,6 +90,12 @@ class ReleaseRegistry:
 
     def path(self, release_id: str) -> Path:
         return self.root / release_id
+
+    def embedder_location(self, manifest: ReleaseManifest) -> str:
+        """Where a release's embedder loads from: its own tuned copy, else the model id it names."""
+        if manifest.embedder.startswith(TUNED_PREFIX):
+            return str(self.path(manifest.id) / EMBEDDER_DIR)
+        return manifest.embedder
 
     def current_id(self) -> str | None:
         try:

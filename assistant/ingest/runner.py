@@ -19,7 +19,7 @@ from assistant.config import Settings
 from assistant.generation.prompts import PROMPT_VERSION
 from assistant.ingest.chunking import chunk_document
 from assistant.ingest.loaders import SkippedFile, file_hash, load_file
-from assistant.releases import ReleaseRegistry
+from assistant.releases import EMBEDDER_DIR, TUNED_PREFIX, ReleaseRegistry
 from assistant.retrieval.embedder import Embedder
 from assistant.retrieval.snapshot import IndexedDocument, IndexSnapshot
 from assistant.store import Store, repository
@@ -148,10 +148,11 @@ def ingest_paths(
             current_snapshot = _rebuild(previous, new_documents, report, settings, embedder, progress)
             staging = registry.staging_dir()
             current_snapshot.save(staging)
-            if parent and parent.adapter:
-                shutil.copytree(
-                    registry.path(parent.id) / parent.adapter, staging / parent.adapter, copy_function=os.link
-                )
+            carried = [parent.adapter] if parent and parent.adapter else []
+            if parent and parent.embedder == embedder.model_id and parent.embedder.startswith(TUNED_PREFIX):
+                carried.append(EMBEDDER_DIR)  # the tuned embedder the index was built with
+            for folder in carried:
+                shutil.copytree(registry.path(parent.id) / folder, staging / folder, copy_function=os.link)
             manifest = registry.create(
                 staging,
                 parent=parent.id if parent else None,
@@ -214,6 +215,20 @@ def _rebuild(
         embedder=embedder.model_id,
         index_type=settings.index_type,
         documents=documents,
+    )
+
+
+def reembed(
+    snapshot: IndexSnapshot, embedder: Embedder, settings: Settings, progress: Progress | None = None
+) -> IndexSnapshot:
+    """The same chunks and documents, embedded again with ``embedder`` (e.g. a tuned retriever)."""
+    vectors = _embed([chunk.text for chunk in snapshot.chunks], embedder, progress)
+    return IndexSnapshot.build(
+        snapshot.chunks,
+        vectors,
+        embedder=embedder.model_id,
+        index_type=settings.index_type,
+        documents=snapshot.documents,
     )
 
 

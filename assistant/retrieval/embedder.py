@@ -29,10 +29,13 @@ def resolve_embedder_path(model: str) -> str:
 class Embedder:
     """Encodes text into L2-normalised float32 vectors (inner product = cosine)."""
 
-    def __init__(self, model: str = DEFAULT_EMBEDDER, *, device: str | None = None) -> None:
+    def __init__(
+        self, model: str = DEFAULT_EMBEDDER, *, name: str | None = None, device: str | None = None
+    ) -> None:
+        """Load ``model`` (an id or folder); ``name`` overrides the id it is known by (tuned copies)."""
         from sentence_transformers import SentenceTransformer
 
-        self.model_id = model
+        self.model_id = name or model
         self._model = SentenceTransformer(resolve_embedder_path(model), device=device)
         self.dimension = int(self._model.get_embedding_dimension())
         self._lock = threading.Lock()

@@ -46,3 +46,16 @@ def test_generation_benchmark(tmp_path: Path, model_cache: Path) -> None:
     )
     assert set(generation["paths"]) == {"fp32", "int8"} and generation["prompt_tokens"] > 400
     assert generation["shipped_path"] == "fp32"
+
+
+@pytest.mark.slow
+def test_training_benchmark(tmp_path: Path, model_cache: Path) -> None:
+    report = bench(
+        "eval.bench_training",
+        *("--rows", "4", "--steps", "1", "--repeats", "1", "--cache-dir", str(model_cache)),
+        tmp_path=tmp_path,
+    )
+    assert report["rows"] == 4 and report["baseline_tokens_per_s"] > 0 and report["ours_tokens_per_s"] > 0
+    assert report["ratio"] == pytest.approx(
+        report["ours_tokens_per_s"] / report["baseline_tokens_per_s"], rel=0.01
+    )

@@ -1,0 +1,231 @@
+"""The release gate: evaluate a candidate and the current release on the same sets, then decide.
+
+Sets: the ``dev`` split held out from the conversation log (a dataset build's ``pairs`` and
+``sft`` dev rows), the ``golden`` set leads maintain (CSV or JSONL: ``question``, ``doc_ids``
+and/or ``answer``), and out-of-scope questions (CLINC150, shipped in ``eval/data``).
+
+Metrics, per set: retrieval ``hit@1``, ``recall@5`` and ``mrr`` (ranx); for answers, similarity
+to the reference (embedding cosine), the share with valid citations, and the share answered;
+``oos.abstention``, the share of out-of-scope questions declined. Every metric is "higher is
+better". :func:`decide` passes a candidate when it meets every floor and no metric is worse
+than the current release's by more than ``max_drop``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from eval.metrics import retrieval_metrics
+
+if TYPE_CHECKING:
+    from assistant.pipeline import Assistant
+    from assistant.releases import ReleaseManifest
+
+OUT_OF_SCOPE = Path(__file__).parent / "data" / "clinc150_out_of_scope.jsonl"
+RETRIEVAL_K = 10
+GATED_RETRIEVAL = ("hit@1", "recall@5", "mrr")
+
+
+class GoldenSetError(ValueError):
+    """A golden set file that cannot be read; the message names the line."""
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    """A question with what a right answer looks like: the documents, a reference answer, or both."""
+
+    question: str
+    doc_ids: tuple[str, ...] = ()
+    answer: str = ""
+
+
+@dataclass(frozen=True)
+class EvalSets:
+    dev: list[EvalItem] = field(default_factory=list)
+    golden: list[EvalItem] = field(default_factory=list)
+    out_of_scope: list[str] = field(default_factory=list)
+
+    def sizes(self) -> dict[str, int]:
+        return {"dev": len(self.dev), "golden": len(self.golden), "oos": len(self.out_of_scope)}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    reasons: list[str]
+
+
+# --- the sets ----------------------------------------------------------------------------------
+
+
+def load_golden(path: Path) -> list[EvalItem]:
+    """A leads' golden set: CSV (header row) or JSONL with ``question`` and ``doc_ids`` and/or ``answer``.
+
+    ``doc_ids`` is a list (JSONL) or space-separated (CSV); ``doc_id`` is accepted for one.
+    """
+    text = path.read_text(encoding="utf-8-sig")
+    if path.suffix.lower() == ".jsonl":
+        rows = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    rows.append((number, json.loads(line)))
+                except json.JSONDecodeError as exc:
+                    raise GoldenSetError(f"{path}:{number}: not JSON ({exc.msg})") from exc
+    else:
+        rows = list(enumerate(csv.DictReader(io.StringIO(text)), start=2))
+    items = []
+    for number, row in rows:
+        if not isinstance(row, dict):
+            raise GoldenSetError(f"{path}:{number}: expected an object with a question")
+        question = str(row.get("question") or "").strip()
+        raw = row.get("doc_ids", row.get("doc_id")) or []
+        doc_ids = tuple(raw.split() if isinstance(raw, str) else map(str, raw))
+        answer = str(row.get("answer") or "").strip()
+        if not question:
+            raise GoldenSetError(f"{path}:{number}: the question is empty")
+        if not doc_ids and not answer:
+            raise GoldenSetError(f"{path}:{number}: give doc_ids and/or an answer to check against")
+        items.append(EvalItem(question, doc_ids, answer))
+    return items
+
+
+def dev_items(dataset_path: Path) -> list[EvalItem]:
+    """The dev split of a dataset build: questions with their document and reference answer."""
+    from datasets import load_from_disk
+
+    answers: dict[str, str] = {}
+    sft = dataset_path / "sft"
+    if sft.is_dir():
+        for row in load_from_disk(str(sft))["dev"]:
+            answers[row["interaction_id"]] = row["completion"][-1]["content"]
+    items = []
+    pairs = dataset_path / "pairs"
+    if pairs.is_dir():
+        for row in load_from_disk(str(pairs))["dev"]:
+            doc_id = row["positive_chunk_id"].rsplit("#", 1)[0]
+            items.append(EvalItem(row["anchor"], (doc_id,), answers.pop(row["interaction_id"], "")))
+    return items
+
+
+def out_of_scope(limit: int | None = None) -> list[str]:
+    """CLINC150's out-of-scope questions (shipped with the package)."""
+    with OUT_OF_SCOPE.open(encoding="utf-8") as handle:
+        queries = [json.loads(line)["query"] for line in handle if line.strip()]
+    return queries[:limit] if limit else queries
+
+
+# --- evaluating one release --------------------------------------------------------------------
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum(a * b, axis=1)  # the embedder's vectors are unit length
+
+
+def evaluate_release(
+    assistant: Assistant, release: ReleaseManifest | None, sets: EvalSets, *, answer_samples: int
+) -> dict[str, float]:
+    """Every gate metric of ``release``; nothing is logged, curated answers are not used."""
+    from assistant.pipeline import abstains
+
+    serving = assistant.serving_for(release)
+    metrics: dict[str, float] = {}
+    for name, items in (("dev", sets.dev), ("golden", sets.golden)):
+        with_docs = [item for item in items if item.doc_ids]
+        if with_docs:
+            qrels = {f"q{i}": {doc: 1 for doc in item.doc_ids} for i, item in enumerate(with_docs)}
+            run = {}
+            for i, item in enumerate(with_docs):
+                hits = serving.retriever.search(item.question, RETRIEVAL_K).hits
+                run[f"q{i}"] = {hit.chunk.doc_id: hit.score for hit in hits}
+            scores = retrieval_metrics(qrels, run)
+            metrics.update({f"{name}.{key}": round(scores[key], 4) for key in GATED_RETRIEVAL})
+        with_answers = [item for item in items if item.answer][:answer_samples]
+        if with_answers:
+            drafts = [assistant.answer_unlogged(item.question, release=release) for item in with_answers]
+            documents = serving.retriever.snapshot.documents
+            answered = [not draft.abstained for draft in drafts]
+            valid = [all(c.doc_id in documents for c in draft.citations) for draft in drafts]
+            vectors = assistant.embedder.encode([draft.text for draft in drafts])
+            references = assistant.embedder.encode([item.answer for item in with_answers])
+            metrics[f"{name}.answer_similarity"] = round(float(np.mean(_cosine(vectors, references))), 4)
+            metrics[f"{name}.citations_valid"] = round(float(np.mean(valid)), 4)
+            metrics[f"{name}.answered"] = round(float(np.mean(answered)), 4)
+    if sets.out_of_scope:
+        declined = [
+            abstains(serving.retriever.search(q, assistant.settings.top_k), assistant.settings.min_confidence)
+            for q in sets.out_of_scope
+        ]
+        metrics["oos.abstention"] = round(float(np.mean(declined)), 4)
+    return metrics
+
+
+# --- deciding ----------------------------------------------------------------------------------
+
+
+def decide(
+    candidate: dict[str, float],
+    current: dict[str, float] | None,
+    *,
+    floors: dict[str, float],
+    max_drop: float,
+) -> Verdict:
+    """Pass when every floor is met and no metric fell more than ``max_drop`` below ``current``."""
+    reasons = []
+    for metric, floor in sorted(floors.items()):
+        value = candidate.get(metric)
+        if value is None:
+            reasons.append(f"{metric} was not measured (floor {floor})")
+        elif value < floor:
+            reasons.append(f"{metric} {value:.3f} is below the floor {floor:.3f}")
+    for metric, before in sorted((current or {}).items()):
+        after = candidate.get(metric)
+        if after is not None and after < before - max_drop:
+            reasons.append(f"{metric} fell from {before:.3f} to {after:.3f} (more than {max_drop:.3f})")
+    return Verdict(passed=not reasons, reasons=reasons)
+
+
+def gate_report(
+    *,
+    candidate_id: str,
+    current_id: str | None,
+    candidate: dict[str, float],
+    current: dict[str, float] | None,
+    verdict: Verdict,
+    sets: EvalSets,
+    floors: dict[str, float],
+    max_drop: float,
+) -> dict[str, Any]:
+    """The report stored with the run and the release: per metric both values, the verdict and why."""
+    names = sorted(set(candidate) | set(current or {}))
+    return {
+        "candidate": candidate_id,
+        "current": current_id,
+        "verdict": "passed" if verdict.passed else "failed",
+        "reasons": verdict.reasons,
+        "metrics": {
+            name: {"candidate": candidate.get(name), "current": (current or {}).get(name)} for name in names
+        },
+        "sets": sets.sizes(),
+        "floors": floors,
+        "max_drop": max_drop,
+    }
+
+
+def report_table(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """Rows (metric, current, candidate, change) for printing a report."""
+    rows = []
+    for name, pair in report["metrics"].items():
+        cur, cand = pair["current"], pair["candidate"]
+        change = f"{cand - cur:+.3f}" if cur is not None and cand is not None else ""
+        rows.append(
+            (name, "" if cur is None else f"{cur:.3f}", "" if cand is None else f"{cand:.3f}", change)
+        )
+    return rows

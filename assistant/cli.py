@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from assistant.cli_common import JsonOption, err, fail, load_settings, open_store, out, print_json
+from assistant.cli_flywheel import activate_release
 from assistant.cli_flywheel import register as register_flywheel
 from assistant.cli_review import register as register_review
 from assistant.cli_slack import register as register_slack
@@ -150,8 +151,7 @@ def feedback(
     as_json: JsonOption = False,
 ) -> None:
     """Record 👍/👎 and the outcome of an answer."""
-    from assistant.review.flags import flag_interaction
-    from assistant.store import repository
+    from assistant.review.flags import record_feedback_and_flag
 
     if up and down:
         fail("give --up or --down, not both")
@@ -161,19 +161,18 @@ def feedback(
     resolution = "resolved" if resolved else "escalated" if escalated else None
     if rating is None and resolution is None:
         fail("give --up or --down (and/or --resolved or --escalated)")
-    store = open_store(load_settings())
+    settings = load_settings()
     try:
-        with store.session() as session:
-            row, created = repository.record_feedback(
-                session,
-                interaction_id=interaction_id,
-                rating=rating,
-                resolution=resolution,
-                comment=comment,
-                voter=voter,
-            )
-            flag_interaction(session, interaction_id, load_settings())
-            result = {"id": row.id, "interaction_id": interaction_id, "created": created}
+        event_id, created = record_feedback_and_flag(
+            open_store(settings),
+            settings,
+            interaction_id=interaction_id,
+            rating=rating,
+            resolution=resolution,
+            comment=comment,
+            voter=voter,
+        )
+        result = {"id": event_id, "interaction_id": interaction_id, "created": created}
     except LookupError:
         fail(f"no interaction {interaction_id!r}")
     except ValueError as exc:
@@ -260,21 +259,7 @@ def releases_activate(
     as_json: JsonOption = False,
 ) -> None:
     """Make a release active; running servers swap to it within seconds."""
-    from training.runs import PromotionError, promote
-
-    settings = load_settings()
-    actor = os.environ.get("USER") or "cli"
-    try:
-        manifest = promote(
-            open_store(settings),
-            ReleaseRegistry(settings.releases_dir),
-            release_id,
-            actor=actor,
-            reason=reason,
-        )
-    except (PromotionError, ReleaseError) as exc:
-        fail(str(exc))
-    print_json({"active": manifest.id}) if as_json else out.print(f"release {manifest.id} is active")
+    activate_release(release_id, reason=reason, actor=os.environ.get("USER") or "cli", as_json=as_json)
 
 
 @releases_app.command("rollback")

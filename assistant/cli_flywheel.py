@@ -174,6 +174,11 @@ def flywheel_promote(
     as_json: JsonOption = False,
 ) -> None:
     """Activate a cycle's candidate release; overriding a failed gate needs --reason."""
+    activate_release(release_id, reason=reason, actor=actor, as_json=as_json)
+
+
+def activate_release(release_id: str, *, reason: str, actor: str, as_json: bool) -> None:
+    """Activate ``release_id``; a candidate the gate failed needs ``reason`` (recorded on its run)."""
     from training.runs import PromotionError, promote
 
     settings = load_settings()

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from assistant import config
 from assistant.config import Settings
 from assistant.pipeline import Assistant
 from assistant.releases import ReleaseRegistry
@@ -129,3 +130,31 @@ def make_assistant(embedder: Embedder):
         )
 
     return build
+
+
+@pytest.fixture
+def fake() -> FakeGenerator:
+    return FakeGenerator()
+
+
+@pytest.fixture
+def assistant(
+    settings: Settings, db_url: str, kb_dir: Path, make_assistant, fake: FakeGenerator
+) -> Assistant:
+    """An assistant serving the tiny help centre, its log in ``db_url`` (both backends)."""
+    built = make_assistant(settings.model_copy(update={"database_url": db_url}), fake)
+    built.ingest([kb_dir])
+    return built
+
+
+@pytest.fixture
+def home(
+    tmp_path: Path, kb_dir: Path, make_assistant, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Assistant]:
+    """An assistant on the tiny help centre whose data home the CLI uses too (SQLite)."""
+    monkeypatch.setenv("ASSISTANT_HOME", str(tmp_path / "home"))
+    config.get_settings.cache_clear()
+    built = make_assistant(Settings(home=tmp_path / "home", _env_file=None))
+    built.ingest([kb_dir])
+    yield built
+    config.get_settings.cache_clear()

@@ -10,8 +10,7 @@ from fastapi import BackgroundTasks, HTTPException, Request
 
 from assistant.api.deps import assistant_of
 from assistant.api.escalation import notify
-from assistant.review.flags import flag_interaction
-from assistant.store import repository
+from assistant.review.flags import record_feedback_and_flag
 
 
 def save_feedback(
@@ -32,18 +31,18 @@ def save_feedback(
     """
     assistant = assistant_of(request)
     try:
-        with assistant.store.session() as session:
-            row, created = repository.record_feedback(
-                session,
-                interaction_id=interaction_id,
-                rating=rating,
-                resolution=resolution,
-                comment=comment,
-                voter=voter,
-                idempotency_key=idempotency_key,
-            )
-            flag_interaction(session, row.interaction_id, assistant.settings, assistant.embedder)
-            result = {"id": row.id, "interaction_id": row.interaction_id, "created": created}
+        event_id, created = record_feedback_and_flag(
+            assistant.store,
+            assistant.settings,
+            assistant.embedder,
+            interaction_id=interaction_id,
+            rating=rating,
+            resolution=resolution,
+            comment=comment,
+            voter=voter,
+            idempotency_key=idempotency_key,
+        )
+        result = {"id": event_id, "interaction_id": interaction_id, "created": created}
     except LookupError as exc:
         raise HTTPException(404, f"no interaction {interaction_id!r}") from exc
     except ValueError as exc:

@@ -22,6 +22,7 @@ from assistant.store.models import FeedbackRow, FlagRow, InteractionRow, utcnow
 
 if TYPE_CHECKING:
     from assistant.retrieval.embedder import Embedder
+    from assistant.store import Store
 
 NEGATIVE_REASONS = ("thumbs_down", "escalated", "unresolved")
 # priority = UNCERTAINTY_WEIGHT * (1 - confidence) + NEGATIVE_WEIGHT * negative outcomes
@@ -111,6 +112,39 @@ def flag_interaction(
     if embedder is not None:
         recluster(session, settings, embedder)
     return flag
+
+
+def record_feedback_and_flag(
+    store: Store,
+    settings: Settings,
+    embedder: Embedder | None = None,
+    *,
+    interaction_id: str,
+    rating: str | None = None,
+    resolution: str | None = None,
+    comment: str | None = None,
+    voter: str | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[int, bool]:
+    """Store one feedback event and (re)flag its interaction, in one transaction: ``(event id, created)``.
+
+    What every channel (API, widget, Slack, CLI) calls for a vote or an outcome. Raises
+    ``LookupError`` for an unknown interaction and ``ValueError`` for invalid or conflicting feedback.
+    """
+    from assistant.store import repository
+
+    with store.session() as session:
+        row, created = repository.record_feedback(
+            session,
+            interaction_id=interaction_id,
+            rating=rating,
+            resolution=resolution,
+            comment=comment,
+            voter=voter,
+            idempotency_key=idempotency_key,
+        )
+        flag_interaction(session, row.interaction_id, settings, embedder)
+        return row.id, created
 
 
 def _feedback(session: Session, interaction_id: str) -> list[FeedbackRow]:

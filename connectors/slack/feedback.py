@@ -10,8 +10,7 @@ from __future__ import annotations
 import logging
 
 from assistant.api.escalation import build_escalation, notify
-from assistant.review.flags import flag_interaction
-from assistant.store import repository
+from assistant.review.flags import record_feedback_and_flag
 from connectors.slack import blocks, escalation, review, threads
 from connectors.slack.deps import SupportDeps, support
 
@@ -43,16 +42,16 @@ def on_feedback_button(ack, body: dict, action: dict, context) -> None:
     thread_ts = message.get("thread_ts") or (body.get("container") or {}).get("thread_ts")
     rating, resolution = SIGNALS[action_id]
     try:
-        with deps.store.session() as session:
-            _, created = repository.record_feedback(
-                session,
-                interaction_id=interaction_id,
-                rating=rating,
-                resolution=resolution,
-                voter=user,
-                idempotency_key=f"slack:{action_id}:{interaction_id}:{user}"[:200],
-            )
-            flag_interaction(session, interaction_id, deps.settings, deps.assistant.embedder)
+        _, created = record_feedback_and_flag(
+            deps.store,
+            deps.settings,
+            deps.assistant.embedder,
+            interaction_id=interaction_id,
+            rating=rating,
+            resolution=resolution,
+            voter=user,
+            idempotency_key=f"slack:{action_id}:{interaction_id}:{user}"[:200],
+        )
     except LookupError:
         deps.poster.ephemeral(channel, user, "This answer is no longer on record.", thread_ts=thread_ts)
         return

@@ -6,32 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from assistant import config
-from assistant.cli import app
-from assistant.config import Settings
-
-
-@pytest.fixture
-def home(tmp_path: Path, kb_dir: Path, make_assistant, monkeypatch: pytest.MonkeyPatch):
-    """An assistant whose data home the CLI uses too."""
-    monkeypatch.setenv("ASSISTANT_HOME", str(tmp_path / "home"))
-    config.get_settings.cache_clear()
-    assistant = make_assistant(Settings(home=tmp_path / "home", _env_file=None))
-    assistant.ingest([kb_dir])
-    yield assistant
-    config.get_settings.cache_clear()
-
-
-def cli(*args: str):
-    return CliRunner().invoke(app, list(args))
-
-
-def ok_json(*args: str):
-    result = cli(*args, "--json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+from tests.clirunner import cli, ok_json
 
 
 def test_thumbs_down_to_served_correction_through_the_cli(home, tmp_path: Path) -> None:

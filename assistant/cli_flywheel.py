@@ -58,6 +58,9 @@ def flywheel_run(
     run_id: Annotated[
         str | None, typer.Option("--run-id", help="Carry out this queued run (admin UI).")
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Train again even when nothing is new since the last cycle.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """One whole cycle; a second one started meanwhile exits cleanly."""
@@ -74,7 +77,7 @@ def flywheel_run(
         watcher = threading.Thread(target=_watch, args=(store, run_id, done), daemon=True)
         watcher.start()
     try:
-        result = run_cycle(settings, store, registry, run_id=run_id, activate=activate)
+        result = run_cycle(settings, store, registry, run_id=run_id, activate=activate, force=force)
     finally:
         done.set()
         if watcher:

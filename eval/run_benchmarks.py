@@ -25,6 +25,7 @@ BENCHMARKS = {
     "ingest": ["eval.bench_ingest"],
     "ask": ["eval.bench_ask"],
     "training": ["eval.bench_training"],
+    "cycle": ["eval.bench_cycle"],
 }
 
 
@@ -110,6 +111,19 @@ def markdown(results: dict, machine: str) -> str:
             "|---|---|---|---|",
             f"| plain TRL `SFTTrainer` (baseline) | {s['baseline_tokens_per_s']:.0f} | 1.00x | |",
             f"| `training.lora.train_sft` | {s['ours_tokens_per_s']:.0f} | {s['ratio']:.2f}x | ≥ 1.0x |",
+        ]
+    if "cycle" in results:
+        c = results["cycle"]
+        knobs = ", ".join(f"`{k}={v}`" for k, v in c["settings"].items())
+        stages = ", ".join(
+            f"{name} {stage['seconds']:.0f} s" for name, stage in c["stages"].items() if "seconds" in stage
+        )
+        lines += [
+            "",
+            f"One whole learning cycle on {c['items']} feedback items ({c['log']['up']} 👍 + resolved, "
+            f"{c['log']['down']} 👎, {c['log']['corrected']} lead corrections): "
+            f"**{c['cycle_s'] / 60:.1f} min** "
+            f"(target ≤ 15 min; {stages}; gate {c['verdict']}, activated: {c['activated']}), with {knobs}.",
         ]
     return "\n".join(lines) + "\n"
 

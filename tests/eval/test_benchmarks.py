@@ -59,3 +59,13 @@ def test_training_benchmark(tmp_path: Path, model_cache: Path) -> None:
     assert report["ratio"] == pytest.approx(
         report["ours_tokens_per_s"] / report["baseline_tokens_per_s"], rel=0.01
     )
+
+
+@pytest.mark.slow
+def test_cycle_benchmark(tmp_path: Path, model_cache: Path) -> None:
+    report = bench(
+        "eval.bench_cycle", "--items", "60", "--quick", "--cache-dir", str(model_cache), tmp_path=tmp_path
+    )
+    assert report["items"] == 60 and sum(report["log"][k] for k in ("up", "down")) == 60
+    assert report["status"] == "succeeded", report["reason"]
+    assert report["stages"]["sft"]["steps"] == 2 and report["cycle_s"] > 0

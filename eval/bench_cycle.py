@@ -95,8 +95,10 @@ def run(items: int, cache_dir: Path | None, quick: bool = False) -> dict:
     with tempfile.TemporaryDirectory() as work:
         home = Path(work) / "home"
         home.mkdir()
-        if cache_dir:
-            (home / "models").symlink_to(cache_dir.resolve(), target_is_directory=True)
+        # the data home's model cache, as on a server that has run before (conversion is one-off)
+        models = (cache_dir or Settings(_env_file=None).model_cache_dir).resolve()
+        models.mkdir(parents=True, exist_ok=True)
+        (home / "models").symlink_to(models, target_is_directory=True)
         settings = Settings(home=home, _env_file=None, **chosen)
         store = Store(settings.resolved_database_url)
         store.upgrade()
@@ -135,7 +137,7 @@ def main() -> None:
         __doc__,
         {
             "--items": {"type": int, "default": 1000, "help": "feedback items in the log"},
-            "--cache-dir": {"type": Path, "default": None, "help": "model cache (default: a fresh one)"},
+            "--cache-dir": {"type": Path, "default": None, "help": "model cache (default: the data home's)"},
             "--quick": {"action": "store_true", "help": "a smoke run: 2 SFT steps, a small gate"},
         },
     )

@@ -113,8 +113,8 @@ def main() -> None:
         __doc__,
         {
             "--rows": {"type": int, "default": 64, "help": "SFT examples"},
-            "--steps": {"type": int, "default": 8, "help": "optimizer steps per run"},
-            "--repeats": {"type": int, "default": 2, "help": "alternating runs of each"},
+            "--steps": {"type": int, "default": 12, "help": "optimizer steps per run"},
+            "--repeats": {"type": int, "default": 3, "help": "alternating runs of each"},
             "--cache-dir": {"type": Path, "default": None, "help": "model cache (default: the data home's)"},
         },
     )

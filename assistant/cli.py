@@ -6,6 +6,7 @@ document on standard output.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -246,7 +247,12 @@ def releases_show(release_id: str, as_json: JsonOption = False) -> None:
         row = _manifest_row(registry.get(release_id), registry.current_id())
     except ReleaseError as exc:
         fail(str(exc))
-    row["gate"] = gate_report_of(open_store(settings), release_id)
+    report = registry.path(release_id) / "gate_report.json"  # what the cycle attached to it
+    row["gate"] = (
+        json.loads(report.read_text())
+        if report.is_file()
+        else gate_report_of(open_store(settings), release_id)
+    )
     print_json(row) if as_json else out.print_json(data=row)
 
 

@@ -19,7 +19,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -153,6 +153,35 @@ class ReleaseRegistry:
         _fsync_dir(self.root)
         shutil.rmtree(staging, ignore_errors=True)
         return manifest
+
+    def attach(self, release_id: str, relative: str, data: bytes) -> ReleaseManifest:
+        """Add one file (e.g. its gate report) to a release that is not active yet, checksummed.
+
+        A candidate is evaluated after it is created; its report belongs in it before anyone
+        can activate it. The manifest is rewritten atomically; an active release is refused.
+        """
+        with self.locked():
+            if self.current_id() == release_id:
+                raise ReleaseError(f"release {release_id} is active: it can no longer change")
+            manifest = self.get(release_id)
+            if "/" in relative or relative in (MANIFEST, "") or relative in manifest.files:
+                raise ReleaseError(f"cannot attach {relative!r} to release {release_id}")
+            digest = hashlib.sha256(data).hexdigest()
+            blob = self._blobs / digest[:2] / digest
+            if not blob.exists():
+                blob.parent.mkdir(parents=True, exist_ok=True)
+                temporary = blob.with_name(f".{digest}.{secrets.token_hex(4)}")
+                temporary.write_bytes(data)
+                os.replace(temporary, blob)
+                blob.chmod(0o444)
+            folder = self.path(release_id)
+            os.link(blob, folder / relative)
+            updated = replace(manifest, files={**manifest.files, relative: digest})
+            temporary = folder / f".{MANIFEST}.{secrets.token_hex(4)}"
+            temporary.write_text(json.dumps(updated.to_dict(), indent=2))
+            os.replace(temporary, folder / MANIFEST)
+            _fsync_dir(folder)
+            return updated
 
     def verify(self, release_id: str) -> list[str]:
         """Problems with a release's files (missing or changed); empty when it is whole."""

@@ -74,3 +74,23 @@ def test_pointer_switch_leaves_no_temporary_files(tmp_path: Path) -> None:
         registry.activate(create(registry, {"a.txt": "x"}).id)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".CURRENT")]
     assert not any((tmp_path / ".staging").iterdir())
+
+
+def test_a_report_is_attached_to_a_candidate_before_it_is_active(tmp_path: Path) -> None:
+    registry = ReleaseRegistry(tmp_path)
+    first = create(registry, {"index.bin": "a"})
+    registry.activate(first.id)
+    candidate = create(registry, {"index.bin": "b"}, parent=first.id)
+    updated = registry.attach(candidate.id, "gate_report.json", b'{"verdict": "passed"}')
+    assert "gate_report.json" in updated.files and registry.get(candidate.id).files == updated.files
+    assert (registry.path(candidate.id) / "gate_report.json").read_bytes() == b'{"verdict": "passed"}'
+    assert registry.verify(candidate.id) == []
+    with pytest.raises(ReleaseError, match="cannot attach"):
+        registry.attach(candidate.id, "gate_report.json", b"again")
+    with pytest.raises(ReleaseError, match="cannot attach"):
+        registry.attach(candidate.id, "../escape.json", b"x")
+    with pytest.raises(ReleaseError, match="is active"):
+        registry.attach(first.id, "late.json", b"x")
+    assert registry.verify(first.id) == [] and "late.json" not in registry.get(first.id).files
+    registry.activate(candidate.id)
+    assert registry.current_id() == candidate.id

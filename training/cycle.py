@@ -37,6 +37,7 @@ from training.lora import LoraTrainingConfig, Progress, RunCancelled, TrainResul
 
 log = logging.getLogger(__name__)
 ADAPTER_DIR = "adapter"
+GATE_REPORT = "gate_report.json"
 
 
 @dataclass
@@ -209,6 +210,7 @@ def _cycle(
     run.stage("gate")
     report = _gate(settings, store, registry, candidate, parent, build, embedder)
     result.report, result.verdict = report, report["verdict"]
+    registry.attach(candidate.id, GATE_REPORT, json.dumps(report, indent=2).encode())  # kept with it
     run.log(f"gate {report['verdict']}" + (": " + "; ".join(report["reasons"]) if report["reasons"] else ""))
     if report["verdict"] == "passed" and (settings.cycle_activate if activate is None else activate):
         run.stage("activate")

@@ -57,7 +57,10 @@ def test_run_with_too_little_data_is_a_clean_skip(home) -> None:
 def test_a_failed_candidate_needs_a_reason_to_be_promoted(home) -> None:
     candidate = failed_candidate(home)
     shown = ok_json("releases", "show", candidate)
-    assert shown["gate"]["verdict"] == "failed" and shown["active"] is False
+    assert shown["gate"]["verdict"] == "failed" and shown["active"] is False  # from the run record
+    report = {"verdict": "failed", "reasons": ["attached to the release"], "metrics": {}}
+    home.registry.attach(candidate, "gate_report.json", json.dumps(report).encode())
+    assert ok_json("releases", "show", candidate)["gate"] == report  # the release's own copy
     refused = cli("releases", "activate", candidate)
     assert refused.exit_code == 2 and "give the reason" in refused.output
     assert cli("flywheel", "promote", candidate).exit_code == 2

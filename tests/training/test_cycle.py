@@ -140,6 +140,7 @@ def test_a_whole_cycle_trains_gates_and_activates_a_release(
     assert candidate.id == result.candidate_release and candidate.parent == parent.id
     assert candidate.kind == "cycle" and candidate.adapter == "adapter"
     assert candidate.embedder == f"tuned:{result.run_id}" and assistant.registry.verify(candidate.id) == []
+    assert "gate_report.json" in candidate.files  # the report travels with the release
     assert result.stages["sft"]["steps"] == 2 and result.stages["retriever"]["steps"] >= 1
     report = result.report
     assert report["candidate"] == candidate.id and report["current"] == parent.id

@@ -144,7 +144,9 @@ def test_a_whole_cycle_trains_gates_and_activates_a_release(
     assert result.stages["sft"]["steps"] == 2 and result.stages["retriever"]["steps"] >= 1
     report = result.report
     assert report["candidate"] == candidate.id and report["current"] == parent.id
-    assert {"dev.hit@1", "oos.abstention"} <= set(report["metrics"])
+    assert "oos.abstention" in report["metrics"]
+    # the dev split is a hash of random conversation ids: with six conversations it may be empty
+    assert ("dev.hit@1" in report["metrics"]) == (report["sets"]["dev"] > 0)
     assert result.dataset["dataset_id"] and result.dataset["counts"]["sft"]["train"] >= 1
     with assistant.store.session() as session:
         run = session.get(TrainingRunRow, result.run_id)

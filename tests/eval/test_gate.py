@@ -1,0 +1,73 @@
+"""The release gate: golden-set loading, evaluating a release, and the decision rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from eval.gate import EvalItem, EvalSets, GoldenSetError, decide, evaluate_release, load_golden, out_of_scope
+
+
+def test_load_golden_csv_and_jsonl(tmp_path: Path) -> None:
+    csv_file = tmp_path / "golden.csv"
+    csv_file.write_text(
+        "question,doc_ids,answer\nHow do I get a refund?,refunds.md,Within 5 days.\nReset?,password.md,\n"
+    )
+    assert load_golden(csv_file) == [
+        EvalItem("How do I get a refund?", ("refunds.md",), "Within 5 days."),
+        EvalItem("Reset?", ("password.md",), ""),
+    ]
+    jsonl = tmp_path / "golden.jsonl"
+    jsonl.write_text(
+        '{"question": "Express?", "doc_id": "shipping/options.md"}\n\n{"question": "Q", "answer": "A"}\n'
+    )
+    assert load_golden(jsonl) == [EvalItem("Express?", ("shipping/options.md",)), EvalItem("Q", (), "A")]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("g.csv", "question,doc_ids\n,refunds.md\n", "g.csv:2: the question is empty"),
+        ("g.csv", "question,doc_ids\nWhy?,\n", "g.csv:2: give doc_ids and/or an answer"),
+        ("g.jsonl", '{"question": "x", "doc_ids": ["a"]}\nnot json\n', "g.jsonl:2: not JSON"),
+        ("g.jsonl", "[1, 2]\n", "g.jsonl:1: expected an object"),
+    ],
+)
+def test_bad_golden_sets_name_the_line(tmp_path: Path, name: str, text: str, message: str) -> None:
+    (tmp_path / name).write_text(text)
+    with pytest.raises(GoldenSetError, match=message):
+        load_golden(tmp_path / name)
+
+
+def test_evaluate_release_measures_retrieval_answers_and_abstention(assistant) -> None:
+    sets = EvalSets(
+        dev=[
+            EvalItem("How do I reset my password?", ("password.md",), "Click 'Forgot password'."),
+            EvalItem("When does express delivery arrive?", ("shipping/options.md",)),
+        ],
+        out_of_scope=out_of_scope(20),
+    )
+    metrics = evaluate_release(assistant, assistant.registry.current(), sets, answer_samples=5)
+    assert metrics["dev.hit@1"] == 1.0 and metrics["dev.recall@5"] == 1.0 and metrics["dev.mrr"] == 1.0
+    assert metrics["dev.answered"] == 1.0 and metrics["dev.citations_valid"] == 1.0
+    assert 0.0 < metrics["dev.answer_similarity"] <= 1.0
+    assert 0.0 <= metrics["oos.abstention"] <= 1.0
+    assert "golden.hit@1" not in metrics
+    with assistant.store.session() as session:  # evaluation logs nothing
+        from assistant.store.models import InteractionRow
+
+        assert session.query(InteractionRow).count() == 0
+
+
+def test_decide_floors_and_drops() -> None:
+    current = {"dev.hit@1": 0.80, "oos.abstention": 0.90}
+    assert decide({"dev.hit@1": 0.79, "oos.abstention": 0.95}, current, floors={}, max_drop=0.02).passed
+    failed = decide(
+        {"dev.hit@1": 0.70, "oos.abstention": 0.95}, current, floors={"oos.abstention": 0.96}, max_drop=0.02
+    )
+    assert not failed.passed and len(failed.reasons) == 2
+    assert any("fell from 0.800 to 0.700" in r for r in failed.reasons)
+    assert any("below the floor" in r for r in failed.reasons)
+    missing = decide({}, None, floors={"golden.hit@1": 0.5}, max_drop=0.02)
+    assert not missing.passed and "was not measured" in missing.reasons[0]

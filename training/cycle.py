@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shlex
 import shutil
 import subprocess
@@ -294,11 +293,8 @@ def _launch_sft(
         command[0] = str(beside)
     command += ["-m", "training.lora", "--base", base, "--data", str(data), "--out", str(out)]
     command += ["--config", json.dumps(asdict(config)), "--run-id", run.id]
-    env = os.environ | {
-        "ASSISTANT_HOME": str(settings.home),
-        "ASSISTANT_DATABASE_URL": settings.resolved_database_url,
-    }
     run.log("launch: " + " ".join(command))
+    env = runs.child_env(settings)
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
     if done.returncode != 0:
         run.check_cancel()

@@ -8,6 +8,7 @@ heartbeat: a run that crashed leaves a stale lock the next run takes over.
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from datetime import datetime, timedelta
@@ -17,6 +18,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from assistant.config import Settings
 from assistant.releases import ReleaseManifest, ReleaseRegistry
 from assistant.store import Store
 from assistant.store.models import RunLockRow, TrainingRunRow, utcnow
@@ -28,6 +30,14 @@ FINISHED = ("succeeded", "failed", "cancelled", "skipped")
 
 class RunLocked(RuntimeError):
     """Another run holds the lock; the message names it."""
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    """The environment for a child process that must work on this data home and store."""
+    return os.environ | {
+        "ASSISTANT_HOME": str(settings.home),
+        "ASSISTANT_DATABASE_URL": settings.resolved_database_url,
+    }
 
 
 def new_run_id() -> str:

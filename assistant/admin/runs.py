@@ -7,7 +7,6 @@ its progress from the run record, so any replica can show it.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from typing import Annotated, Any
@@ -30,15 +29,12 @@ Engineer = Annotated[Principal, Depends(require_roles("engineer"))]
 
 def spawn_cycle(settings: Settings, run_id: str) -> None:
     """Carry out a queued run in a detached child process with this server's data home and store."""
-    env = dict(os.environ)
-    env["ASSISTANT_HOME"] = str(settings.home)
-    env["ASSISTANT_DATABASE_URL"] = settings.resolved_database_url
     log_dir = settings.home / "runs"
     log_dir.mkdir(parents=True, exist_ok=True)
     with (log_dir / f"{run_id}.log").open("ab") as output:
         subprocess.Popen(  # noqa: S603 (our own CLI, fixed arguments)
             [sys.executable, "-m", "assistant.cli", "flywheel", "run", "--run-id", run_id, "--json"],
-            env=env,
+            env=runs.child_env(settings),
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -351,7 +351,10 @@ def curated_import(
             counts = import_csv(session, text, actor=actor)
     except CuratedError as exc:
         fail(f"{file}: {exc}")
-    print_json(counts) if as_json else out.print(f"added {counts['added']}, updated {counts['updated']}")
+    erased = f", skipped {counts['erased']} erased with a customer" if counts["erased"] else ""
+    print_json(counts) if as_json else out.print(
+        f"added {counts['added']}, updated {counts['updated']}{erased}"
+    )
 
 
 @curated_app.command("export")

@@ -1,4 +1,4 @@
-"""``assistant users …``: admin accounts and API tokens.
+"""``assistant users …``: admin accounts and API tokens, and erasing a customer.
 
 Same conventions as :mod:`assistant.cli`: ``--json`` prints one JSON document; bad input
 (short password, duplicate or unknown user) exits with code 2 and one line saying what to fix.
@@ -23,9 +23,12 @@ from assistant.admin.auth import (
     user_dict,
 )
 from assistant.cli_common import JsonOption, fail, load_settings, open_store, out, print_json
+from assistant.privacy import ErasureReport, erase_user
 from assistant.store.models import ROLES
 
-users_app = typer.Typer(help="Admin accounts (roles lead, engineer, admin) and their API tokens.")
+users_app = typer.Typer(
+    help="Admin accounts (roles lead, engineer, admin) and their API tokens; erasing a customer."
+)
 
 UsernameArg = Annotated[str, typer.Argument(help="The account's username.")]
 
@@ -121,3 +124,64 @@ def users_token(
         print_json({"username": username, "name": name, "token": token})
     else:
         typer.echo(token)
+
+
+def _erasure_lines(report: ErasureReport) -> list[str]:
+    if not report.removed:
+        left = "already erased, nothing left" if report.already_erased else "nothing stored for this user id"
+        return [f"{left}; the tombstone keeps later data under it out of training"]
+    lines = [
+        f"removed {report.interactions} interactions, {report.conversations} conversations, "
+        f"{report.feedback} feedback events, {report.flags} flags ({report.review_actions} review actions)",
+    ]
+    if report.conversations_detached or report.scrubbed_interactions:
+        lines.append(
+            f"shared conversations: {report.conversations_detached} detached, "
+            f"{report.scrubbed_interactions} other interactions had their turns replaced by [erased]"
+        )
+    if report.curated_deleted:
+        lines.append(f"deleted curated answers: {', '.join(report.curated_deleted)}")
+    if report.curated_kept:
+        lines.append(
+            f"kept curated answers that also settled others' flags (link dropped, lead's answer kept): "
+            f"{', '.join(report.curated_kept)}"
+        )
+    if report.datasets_deleted:
+        lines.append(f"deleted dataset builds: {', '.join(report.datasets_deleted)}")
+    if report.releases_affected:
+        lines.append(
+            f"releases trained on those builds (retrain or roll back to forget): "
+            f"{', '.join(report.releases_affected)}"
+        )
+    return lines
+
+
+@users_app.command("erase")
+def users_erase(
+    user_id: Annotated[str, typer.Argument(help="The customer's user id (widget session, Slack or API id).")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Erase a customer: their conversations, feedback, flags, derived curated answers and datasets.
+
+    Keeps only a tombstone (a SHA-256 of the id). Running it again is safe; an unknown id
+    removes nothing and exits 0.
+    """
+    if not user_id.strip():
+        fail("USER_ID must not be empty")
+    settings = load_settings()
+    store = open_store(settings)
+    if not yes and not typer.confirm(
+        f"Erase everything stored about customer {user_id!r}? This cannot be undone", err=True
+    ):
+        typer.echo("aborted; nothing was erased", err=True)
+        raise typer.Exit(1)
+    try:
+        report = erase_user(store, settings, user_id)
+    except ValueError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(report.to_dict())
+        return
+    for line in _erasure_lines(report):
+        out.print(line, markup=False)

@@ -27,8 +27,9 @@ interactions (once per interaction), a conversation gives at most ``max_rows_per
 vote-derived rows per kind; a lead's verdict overrules votes (no 👍 row for a corrected
 answer, no 👎 row for an approved one); conflicting votes on one answer give no row; every
 text (question, turns, sources, answers) is PII-redacted; interactions and votes of
-``exclude_user_ids`` are left out; duplicates (same normalised question and completion) are
-kept once; the dev split is chosen by a stable hash of the conversation id, never by turn.
+``exclude_user_ids`` and of erased customers (tombstoned, :mod:`assistant.privacy`) are left
+out; duplicates (same normalised question and completion) are kept once; the dev split is
+chosen by a stable hash of the conversation id, never by turn.
 
 The build is deterministic: the same store, snapshot and config give the same rows and the same
 content hash. A build whose content already exists under ``out_dir`` returns that dataset
@@ -56,6 +57,7 @@ from sqlalchemy import select
 
 from assistant.config import Settings
 from assistant.generation.prompts import build_messages
+from assistant.privacy import erased_users_among
 from assistant.releases import ReleaseRegistry
 from assistant.retrieval.snapshot import IndexSnapshot
 from assistant.review.examples import training_examples
@@ -667,7 +669,8 @@ def build_datasets(
 
     ``snapshot`` (or the snapshot in ``release_dir``, else the active release's) supplies the
     source texts. ``since`` keeps only interactions logged (and curated answers changed) at or
-    after it. ``exclude_user_ids`` leaves out those users' interactions and votes (erasure).
+    after it. ``exclude_user_ids`` leaves out those users' interactions and votes; customers
+    erased with :func:`~assistant.privacy.erase_user` are always left out (their tombstones).
     ``config`` defaults to :meth:`DatasetConfig.from_settings`. Writes
     ``out_dir/<dataset_id>/`` (default ``<home>/datasets``) through a temporary folder renamed
     at the end, so a reader never sees half a dataset.
@@ -676,7 +679,8 @@ def build_datasets(
     out_dir = Path(out_dir) if out_dir is not None else settings.home / "datasets"
     if since is not None and since.tzinfo is None:
         raise DatasetError("since must be timezone-aware (UTC)")
-    excluded = frozenset(u for u in exclude_user_ids if u)
+    with store.session() as session:  # erased customers stay out, whoever calls
+        excluded = frozenset(u for u in exclude_user_ids if u) | erased_users_among(session)
     snapshot, release_id = _load_snapshot(settings, release_dir, snapshot)
     if snapshot is None:
         log.info("dataset build skipped: no active release to read source texts from")

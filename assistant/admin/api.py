@@ -16,15 +16,23 @@ from sqlalchemy.orm import Session
 
 from assistant.admin.deps import Principal, authenticate, require_roles
 from assistant.api.deps import assistant_of
+from assistant.api.schemas import error_responses
+from assistant.privacy import erase_user
 from assistant.review.actions import ACTIONS, MAX_ANSWER_CHARS, ReviewConflict, ReviewError, review
 from assistant.review.flags import flag_dict, list_flags, recluster
 from assistant.review.item import review_item
 from assistant.store.models import CHANNELS, FLAG_REASONS, FLAG_STATUSES, FlagRow, InteractionRow
 
-router = APIRouter(prefix="/admin/api", tags=["admin"], dependencies=[Depends(authenticate)])
+router = APIRouter(
+    prefix="/admin/api",
+    tags=["admin"],
+    dependencies=[Depends(authenticate)],
+    responses=error_responses(401, 403),
+)
 
 Reviewer = Annotated[Principal, Depends(require_roles("lead"))]
 Reader = Annotated[Principal, Depends(require_roles("lead", "engineer"))]
+Admin = Annotated[Principal, Depends(require_roles())]
 FlagId = Annotated[int, Path(ge=1, le=2**62, description="The flag's id.")]
 
 
@@ -132,7 +140,7 @@ def review_queue(
     return queue(request, queue_filter)
 
 
-@router.get("/review/{flag_id}")
+@router.get("/review/{flag_id}", responses=error_responses(404))
 def review_item_detail(request: Request, flag_id: FlagId, _: Reader) -> dict[str, Any]:
     """One flag with its conversation: earlier turns, sources and scores, feedback, audit trail."""
     with assistant_of(request).store.session() as session:
@@ -142,7 +150,7 @@ def review_item_detail(request: Request, flag_id: FlagId, _: Reader) -> dict[str
             raise HTTPException(404, str(exc)) from exc
 
 
-@router.post("/review/{flag_id}/{action}")
+@router.post("/review/{flag_id}/{action}", responses=error_responses(400, 404, 409, 413))
 def review_action(
     request: Request,
     flag_id: FlagId,
@@ -176,3 +184,20 @@ def review_action(
         raise HTTPException(409, str(exc)) from exc
     except ReviewError as exc:
         raise HTTPException(400, str(exc)) from exc
+
+
+@router.delete("/customers/{user_id}", responses=error_responses(400))
+def erase_customer(
+    request: Request,
+    user_id: Annotated[str, Path(min_length=1, max_length=1000, description="The customer's user id.")],
+    principal: Admin,
+) -> dict[str, Any]:
+    """Erase one customer everywhere (admins only): the same report as ``assistant users erase --json``.
+
+    Safe to repeat; an unknown id removes nothing and answers 200 with zero counts.
+    """
+    assistant = assistant_of(request)
+    if not user_id.strip():
+        raise HTTPException(400, "the user id must not be blank")
+    report = erase_user(assistant.store, assistant.settings, user_id)
+    return {**report.to_dict(), "erased_by": principal.username}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -81,3 +81,40 @@ class WidgetFeedbackRequest(BaseModel):
         if self.rating is None and self.resolution is None:
             raise ValueError("give a rating (up/down) and/or a resolution")
         return self
+
+
+class ErrorDetail(BaseModel):
+    """The body of every error answer: what went wrong, in words a person can act on."""
+
+    detail: str
+
+
+ERROR_DESCRIPTIONS = {
+    400: "The request is well-formed but cannot be answered as it is",
+    401: "Missing, invalid or expired credentials",
+    403: "The credentials do not allow this",
+    404: "No such resource",
+    409: "The resource changed or is busy",
+    413: "The request body is too large",
+    429: "Too many requests: wait and retry",
+    503: "Not ready yet",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the error codes a route may answer with."""
+    return {code: {"model": ErrorDetail, "description": ERROR_DESCRIPTIONS[code]} for code in codes}
+
+
+def event_stream_response(description: str, *, json_too: bool = False) -> dict[int | str, dict[str, Any]]:
+    """An OpenAPI ``200`` entry for a route that streams server-sent events (or JSON when asked)."""
+    event = {
+        "type": "object",
+        "description": "One server-sent event: `data` is a JSON `chat.completion.chunk`, the last `[DONE]`.",
+        "properties": {"data": {"type": "string"}},
+        "required": ["data"],
+    }
+    content: dict[str, Any] = {"text/event-stream": {"schema": event}}
+    if json_too:
+        content["application/json"] = {"schema": {"type": "object"}}
+    return {200: {"description": description, "content": content}}

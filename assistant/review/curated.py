@@ -23,6 +23,7 @@ import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from assistant.privacy import erased_record_ids
 from assistant.store.models import ID_LENGTH, CuratedAnswerRow, utcnow
 
 if TYPE_CHECKING:
@@ -167,12 +168,22 @@ def import_csv(session: Session, text: str, *, actor: str) -> dict[str, int]:
     """Add or update curated answers from CSV (rows with a known id update it); all or nothing.
 
     Every row is checked before anything is written; a bad row raises :class:`CuratedError`
-    naming its line.
+    naming its line. An old export does not bring an erased customer's words back
+    (:mod:`assistant.privacy`): a row whose curated answer was erased with them is skipped, and
+    one whose question was replaced keeps today's question; both count as ``erased``.
     """
     rows = _parse_csv(text)
-    added = updated = 0
+    erased = erased_record_ids(session, "curated_answers")
+    rewritten = erased_record_ids(session, "curated_rewritten")
+    added = updated = skipped = 0
     for data in rows:
+        if data["id"] in erased:
+            skipped += 1
+            continue
         row = session.get(CuratedAnswerRow, data["id"]) if data["id"] else None
+        if row is not None and row.id in rewritten and data["question"] != row.question:
+            data["question"] = row.question
+            skipped += 1
         if row is None:
             now = utcnow()
             session.add(
@@ -201,7 +212,7 @@ def import_csv(session: Session, text: str, *, actor: str) -> dict[str, int]:
             )
             updated += 1
     session.flush()
-    return {"added": added, "updated": updated}
+    return {"added": added, "updated": updated, "erased": skipped}
 
 
 # --- matching ----------------------------------------------------------------------------------

@@ -350,3 +350,20 @@ class RunLockRow(Base):
     run_id: Mapped[str] = mapped_column(String(64))
     acquired_at: Mapped[datetime] = mapped_column(default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ErasedUserRow(Base):
+    """A tombstone of one erased customer: the SHA-256 of their user id, never the id itself.
+
+    ``erased_ids`` lists the ids of the rows erased (``interactions``, ``feedback``,
+    ``curated_answers``) and of curated answers kept with another question
+    (``curated_rewritten``): random ids, no personal data. They let a later erase find dataset
+    builds that named those rows, and keep a CSV re-import from bringing their words back.
+    """
+
+    __tablename__ = "erased_users"
+
+    user_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    erased_ids: Mapped[dict[str, list[Any]]] = mapped_column(JSON)
+    erased_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

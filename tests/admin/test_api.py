@@ -178,3 +178,18 @@ def test_bad_query_is_422_naming_the_choices(client, make_token) -> None:
         assert expected in response.text, (query, response.text)
     unauth = client.get("/admin/api/review?reason=nope")
     assert unauth.status_code == 401
+
+
+def test_erase_customer_is_for_admins_only(client, assistant, make_token) -> None:
+    assistant.ask("How do I reset my password?", user_id="slack:U0ALICE")
+    for role in ("lead", "engineer"):
+        response = client.delete("/admin/api/customers/slack:U0ALICE", headers=make_token(f"{role}-1", role))
+        assert response.status_code == 403, response.text
+    admin = make_token("root", "admin")
+    erased = client.delete("/admin/api/customers/slack:U0ALICE", headers=admin)
+    assert erased.status_code == 200, erased.text
+    body = erased.json()
+    assert body["interactions"] == 1 and body["conversations"] == 1 and body["erased_by"] == "root"
+    again = client.delete("/admin/api/customers/slack:U0ALICE", headers=admin).json()
+    assert again["removed"] == 0 and again["already_erased"]
+    assert client.delete("/admin/api/customers/%20", headers=admin).status_code == 400

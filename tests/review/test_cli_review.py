@@ -39,7 +39,7 @@ def test_thumbs_down_to_served_correction_through_the_cli(home, tmp_path: Path) 
     assert ok_json("curated", "disable", curated["id"])["enabled"] is False
     assert home.ask("Do you ship orders to Canada?").curated_answer_id is None
     assert ok_json("curated", "delete", curated["id"]) == {"deleted": curated["id"]}
-    assert ok_json("curated", "import", str(exported)) == {"added": 1, "updated": 0}
+    assert ok_json("curated", "import", str(exported)) == {"added": 1, "updated": 0, "erased": 0}
 
 
 def test_gap_and_reject_and_gaps_export(home, tmp_path: Path) -> None:

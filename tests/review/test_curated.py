@@ -91,7 +91,7 @@ def test_csv_round_trip(assistant) -> None:
     edited = text.replace("5-8 business days", "a week").replace(",true", ",false")
     extra = 'new-1,"How long do refunds take?","Five business days.",refunds.md,true\n'
     with assistant.store.session() as session:
-        assert import_csv(session, edited + extra, actor="lead") == {"added": 1, "updated": 1}
+        assert import_csv(session, edited + extra, actor="lead") == {"added": 1, "updated": 1, "erased": 0}
     with assistant.store.session() as session:
         rows = {row.id: row for row in list_curated(session)}
     assert "a week" in rows[curated_id].answer and not rows[curated_id].enabled

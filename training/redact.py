@@ -44,8 +44,8 @@ _EMAIL = re.compile(
     r"[^\W\d_]{2,63}"  # a letter TLD (unicode letters allowed)
     r"(?![\w-])"
 )
-# Digit groups joined by single spaces or dashes; the length and checksum are checked after.
-_CARD = re.compile(r"(?<![\w.,/-])\d(?:[ -]?\d){12,18}(?![\w/-]|[.,]\d)")
+# Runs of digit groups joined by single spaces or dashes; cards are looked for inside, after.
+_CARD = re.compile(r"(?<![\w.,/-])\d(?:[ -]?\d){12,}(?![\w/-]|[.,]\d)")
 # A country code and check digits, then alphanumeric groups separated by single spaces.
 _IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}(?![A-Za-z0-9])", re.IGNORECASE)
 # A label right before a number that makes it an identifier, not a phone number.
@@ -85,15 +85,22 @@ def _emails(text: str) -> Iterable[Span]:
 
 def _cards(text: str) -> Iterable[Span]:
     for match in _CARD.finditer(text):
-        # The run may carry on into another number ("4111 1111 1111 1111 20"): try the whole
-        # run, then shorter prefixes ending at a separator.
-        candidate = match.group()
-        ends = [len(candidate)] + [i for i in range(len(candidate) - 1, 0, -1) if candidate[i] in " -"]
-        for end in ends:
-            digits = re.sub(r"[ -]", "", candidate[:end])
-            if 13 <= len(digits) <= 19 and digits[0] in _CARD_PREFIXES and _luhn.is_valid(digits):
-                yield Span(match.start(), match.start() + end, "CARD", candidate[:end])
-                break
+        # The run may hold more than the card ("qty 2 4111 1111 1111 1111 20"): try every
+        # stretch of 13-19 digits that starts and ends at a separator, leftmost then longest.
+        run, base, position = match.group(), match.start(), 0
+        separators = [i for i, char in enumerate(run) if char in " -"]
+        for start in [0, *(i + 1 for i in separators)]:
+            if start < position:
+                continue
+            ends = [end for end in [*separators, len(run)] if end > start]
+            stretches = [run[start:end] for end in ends]
+            stretches = [s for s in stretches if len(re.sub(r"[ -]", "", s)) <= 19]
+            for stretch in reversed(stretches):
+                digits = re.sub(r"[ -]", "", stretch)
+                if len(digits) >= 13 and digits[0] in _CARD_PREFIXES and _luhn.is_valid(digits):
+                    yield Span(base + start, base + start + len(stretch), "CARD", stretch)
+                    position = start + len(stretch)
+                    break
 
 
 def _ibans(text: str) -> Iterable[Span]:

@@ -19,6 +19,7 @@ from assistant.admin.api import router as api_router
 from assistant.admin.deps import Principal, require_roles
 from assistant.admin.pages import render
 from assistant.api.deps import assistant_of
+from assistant.api.schemas import error_responses
 from assistant.config import Settings
 from assistant.releases import ReleaseError
 from training import runs
@@ -137,25 +138,25 @@ def api_runs(request: Request, _: Reader) -> list[dict[str, Any]]:
         return [runs.run_dict(run) for run in runs.list_runs(session)]
 
 
-@api_router.get("/runs/{run_id}")
+@api_router.get("/runs/{run_id}", responses=error_responses(404))
 def api_run(request: Request, run_id: str, _: Reader) -> dict[str, Any]:
     """One run: stage, step, loss, ETA, gate report, log."""
     return _run(request, run_id)
 
 
-@api_router.post("/runs", status_code=202)
+@api_router.post("/runs", status_code=202, responses=error_responses(409))
 def api_start(request: Request, principal: Engineer) -> dict[str, str]:
     """Start a cycle in the background; poll ``GET /admin/api/runs/{id}``."""
     return {"run_id": start(request, principal)}
 
 
-@api_router.post("/runs/{run_id}/cancel", status_code=202)
+@api_router.post("/runs/{run_id}/cancel", status_code=202, responses=error_responses(404, 409))
 def api_cancel(request: Request, run_id: str, _: Engineer) -> dict[str, str]:
     cancel(request, run_id)
     return {"cancel_requested": run_id}
 
 
-@api_router.post("/runs/{run_id}/promote")
+@api_router.post("/runs/{run_id}/promote", responses=error_responses(400, 404, 409, 413))
 def api_promote(
     request: Request, run_id: str, principal: Engineer, body: dict[str, str] | None = None
 ) -> dict[str, str]:

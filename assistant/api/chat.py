@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from assistant.api.deps import assistant_of
-from assistant.api.schemas import MODEL_ID, ChatRequest
+from assistant.api.schemas import MODEL_ID, ChatRequest, error_responses, event_stream_response
 from assistant.pipeline import Assistant, Delta, Done
 from assistant.types import Answer, Turn
 
@@ -75,7 +75,14 @@ def _chunk(completion_id: str, created: int, delta: dict, finish: str | None = N
     return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
 
-@router.post("/chat/completions", response_model=None)
+@router.post(
+    "/chat/completions",
+    response_model=None,
+    responses={
+        **event_stream_response("A chat completion, or its SSE chunks with `stream: true`", json_too=True),
+        **error_responses(400, 404, 413),
+    },
+)
 def chat_completions(body: ChatRequest, request: Request) -> JSONResponse | StreamingResponse:
     """Answer the last user message, grounded in the knowledge base, OpenAI-style."""
     assistant = assistant_of(request)

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from assistant.api.deps import assistant_of
 from assistant.api.feedback import save_feedback
-from assistant.api.schemas import FeedbackRequest
+from assistant.api.schemas import FeedbackRequest, error_responses
 
 router = APIRouter()
 
@@ -21,7 +21,7 @@ def search(
     return [hit.to_dict() for hit in result.hits]
 
 
-@router.post("/v1/feedback", tags=["feedback"], status_code=201)
+@router.post("/v1/feedback", tags=["feedback"], status_code=201, responses=error_responses(400, 404, 413))
 def feedback(body: FeedbackRequest, request: Request, background: BackgroundTasks) -> JSONResponse:
     """Record 👍/👎 and/or an outcome; the same vote sent twice is stored once (200)."""
     result, created = save_feedback(
@@ -43,7 +43,7 @@ def healthz() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["health"])
+@router.get("/readyz", tags=["health"], responses={503: {"description": "Not ready yet (same body)"}})
 def readyz(request: Request) -> JSONResponse:
     """Models and index are loaded and a release is active (503 until then)."""
     assistant = assistant_of(request)

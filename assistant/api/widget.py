@@ -35,12 +35,17 @@ from assistant.api.deps import assistant_of
 from assistant.api.escalation import notifiers_from_settings
 from assistant.api.feedback import save_feedback
 from assistant.api.ratelimit import RateLimiter, parse_limits
-from assistant.api.schemas import WidgetChatRequest, WidgetFeedbackRequest
+from assistant.api.schemas import (
+    WidgetChatRequest,
+    WidgetFeedbackRequest,
+    error_responses,
+    event_stream_response,
+)
 from assistant.api.security import SESSION_HEADER, WIDGET_KEY_HEADER, WidgetCORS
 from assistant.config import Settings
 from assistant.store import ConversationRow, InteractionRow, repository
 
-router = APIRouter(tags=["widget"])
+router = APIRouter(tags=["widget"], responses=error_responses(400, 401, 403, 429))
 SESSION_PATTERN = re.compile(r"[0-9a-f]{32}")
 SCRIPT_CACHE_SECONDS = 300
 HISTORY_TURNS = 50
@@ -86,7 +91,11 @@ def _conversation_id(session, who: Visitor) -> str | None:
     return session.scalars(query).one_or_none()
 
 
-@router.post("/widget/v1/chat", response_model=None)
+@router.post(
+    "/widget/v1/chat",
+    response_model=None,
+    responses={**event_stream_response("The answer as SSE chunks"), **error_responses(413)},
+)
 def widget_chat(body: WidgetChatRequest, request: Request, who: WidgetVisitor) -> Response:
     """Answer the session's next question, streamed; earlier turns give the context."""
     assistant = assistant_of(request)
@@ -143,7 +152,7 @@ def widget_history(request: Request, who: WidgetVisitor) -> dict:
     return {"turns": turns}
 
 
-@router.post("/widget/v1/feedback", status_code=201)
+@router.post("/widget/v1/feedback", status_code=201, responses=error_responses(404, 413))
 def widget_feedback(
     body: WidgetFeedbackRequest, request: Request, background: BackgroundTasks, who: WidgetVisitor
 ) -> JSONResponse:

@@ -23,8 +23,12 @@ class Section:
     paragraphs: list[str]
 
 
+def _tokens(words: int) -> int:
+    return int(words * TOKENS_PER_WORD + 0.5)
+
+
 def approx_tokens(text: str) -> int:
-    return int(len(text.split()) * TOKENS_PER_WORD + 0.5)
+    return _tokens(len(text.split()))
 
 
 def split_sections(markdown: str) -> list[Section]:
@@ -71,24 +75,28 @@ def _pieces(paragraph: str, limit: int) -> list[str]:
 
 
 def _pack(pieces: list[str], limit: int, overlap: int, joiner: str) -> list[str]:
-    """Greedily pack pieces into windows of ``limit`` tokens, repeating ~``overlap`` tokens."""
+    """Greedily pack pieces into windows of ``limit`` tokens, repeating ~``overlap`` tokens.
+
+    Sizes are counted on the window's words together: rounding each piece apart undercounts.
+    """
     windows: list[str] = []
     current: list[str] = []
-    size = 0
+    words = 0
     for piece in pieces:
-        tokens = approx_tokens(piece)
-        if current and size + tokens > limit:
+        count = len(piece.split())
+        if current and _tokens(words + count) > limit:
             windows.append(joiner.join(current))
             carried: list[str] = []
-            carried_size = 0
+            carried_words = 0
             for previous in reversed(current):
-                if carried_size + approx_tokens(previous) > overlap:
-                    break
+                more = carried_words + len(previous.split())
+                if _tokens(more) > overlap or _tokens(more + count) > limit:
+                    break  # the overlap must leave room for the next piece
                 carried.insert(0, previous)
-                carried_size += approx_tokens(previous)
-            current, size = carried, carried_size
+                carried_words = more
+            current, words = carried, carried_words
         current.append(piece)
-        size += tokens
+        words += count
     if current:
         windows.append(joiner.join(current))
     return windows

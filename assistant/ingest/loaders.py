@@ -171,8 +171,9 @@ def _jsonl_rows(text: str) -> list[dict]:
             continue
         try:
             row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SkippedFile(f"line {number} is not JSON: {exc.msg}") from exc
+        except (ValueError, RecursionError) as exc:  # bad JSON, too deeply nested, a too-long number
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+            raise SkippedFile(f"line {number} is not JSON: {reason}") from exc
         if not isinstance(row, dict):
             raise SkippedFile(f"line {number} is not a JSON object")
         rows.append(row)
@@ -198,12 +199,16 @@ def _faq_documents(
             "(set ASSISTANT_FAQ_QUESTION_FIELD / ASSISTANT_FAQ_ANSWER_FIELD)"
         )
     documents = []
+    row_of_id: dict[str, int] = {}
     for number, row in enumerate(rows, start=1):
         question = str(row.get(question_field) or "").strip()
         answer = str(row.get(answer_field) or "").strip()
         if not question or not answer:
             continue
         row_id = str(row.get("id") or number)
+        if row_id in row_of_id:  # two documents with one id would overwrite each other in the index
+            raise SkippedFile(f"FAQ rows {row_of_id[row_id]} and {number} have the same id {row_id!r}")
+        row_of_id[row_id] = number
         source = str(row.get("url") or f"{path}#{row_id}")
         documents.append(
             _document(f"{doc_id}#{row_id}", question, source, f"# {question}\n\n{answer}", file_hash)

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from assistant.cli_common import JsonOption, err, fail, load_settings, open_store, out, print_json
+from assistant.cli_eval import register as register_eval
 from assistant.cli_flywheel import activate_release
 from assistant.cli_flywheel import register as register_flywheel
 from assistant.cli_review import register as register_review
@@ -36,6 +37,7 @@ register_flywheel(app)
 register_stats(app)
 register_users(app)
 register_slack(app)
+register_eval(app)
 
 
 def _assistant(settings: Settings):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ from eval.metrics import retrieval_metrics
 if TYPE_CHECKING:
     from assistant.pipeline import Assistant
     from assistant.releases import ReleaseManifest
+    from assistant.retrieval.retriever import Retriever
 
 OUT_OF_SCOPE = Path(__file__).parent / "data" / "clinc150_out_of_scope.jsonl"
 RETRIEVAL_K = 10
@@ -125,6 +127,16 @@ def out_of_scope(limit: int | None = None) -> list[str]:
 # --- evaluating one release --------------------------------------------------------------------
 
 
+def retrieval_scores(retriever: Retriever, items: Sequence[EvalItem]) -> dict[str, float]:
+    """hit@1, recall@5, MRR and nDCG@10 of ``retriever`` on ``items`` (each with ``doc_ids``)."""
+    qrels = {f"q{i}": {doc: 1 for doc in item.doc_ids} for i, item in enumerate(items)}
+    run = {}
+    for i, item in enumerate(items):
+        hits = retriever.search(item.question, RETRIEVAL_K).hits
+        run[f"q{i}"] = {hit.chunk.doc_id: hit.score for hit in hits}
+    return retrieval_metrics(qrels, run)
+
+
 def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sum(a * b, axis=1)  # the embedder's vectors are unit length
 
@@ -140,12 +152,7 @@ def evaluate_release(
     for name, items in (("dev", sets.dev), ("golden", sets.golden)):
         with_docs = [item for item in items if item.doc_ids]
         if with_docs:
-            qrels = {f"q{i}": {doc: 1 for doc in item.doc_ids} for i, item in enumerate(with_docs)}
-            run = {}
-            for i, item in enumerate(with_docs):
-                hits = serving.retriever.search(item.question, RETRIEVAL_K).hits
-                run[f"q{i}"] = {hit.chunk.doc_id: hit.score for hit in hits}
-            scores = retrieval_metrics(qrels, run)
+            scores = retrieval_scores(serving.retriever, with_docs)
             metrics.update({f"{name}.{key}": round(scores[key], 4) for key in GATED_RETRIEVAL})
         with_answers = [item for item in items if item.answer][:answer_samples]
         if with_answers:

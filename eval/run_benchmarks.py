@@ -128,12 +128,9 @@ def markdown(results: dict, machine: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
+def run_benchmarks(chosen: list[str]) -> None:
+    """Run ``chosen`` benchmarks; merge into eval/reports and the README's table."""
     REPORTS.mkdir(exist_ok=True)
-    chosen = sys.argv[1:] or list(BENCHMARKS)
-    unknown = set(chosen) - set(BENCHMARKS)
-    if unknown:
-        sys.exit(f"unknown benchmark(s) {', '.join(sorted(unknown))}: choose from {', '.join(BENCHMARKS)}")
     previous = REPORTS / "benchmarks.json"
     results = json.loads(previous.read_text()) if previous.exists() else {}
     results.pop("machine", None)
@@ -149,6 +146,14 @@ def main() -> None:
     before, rest = readme.split(START, 1)
     README.write_text(f"{before}{START}\n{text}{END}{rest.split(END, 1)[1]}", encoding="utf-8")
     print(text)
+
+
+def main() -> None:
+    chosen = sys.argv[1:] or list(BENCHMARKS)
+    unknown = set(chosen) - set(BENCHMARKS)
+    if unknown:
+        sys.exit(f"unknown benchmark(s) {', '.join(sorted(unknown))}: choose from {', '.join(BENCHMARKS)}")
+    run_benchmarks(chosen)
 
 
 if __name__ == "__main__":

@@ -105,7 +105,8 @@ class ReleaseRegistry:
 
     def get(self, release_id: str) -> ReleaseManifest:
         manifest = self.path(release_id) / MANIFEST
-        if not release_id or "/" in release_id or not manifest.is_file():
+        # dot-folders are the registry's own (blobs, staging, a ``.building-*`` a killed deploy left)
+        if not release_id or "/" in release_id or release_id.startswith(".") or not manifest.is_file():
             raise ReleaseError(f"no release {release_id!r}")
         return ReleaseManifest(**json.loads(manifest.read_text()))
 
@@ -115,7 +116,11 @@ class ReleaseRegistry:
 
     def list(self) -> list[ReleaseManifest]:
         """Every release, oldest first."""
-        releases = [self.get(p.name) for p in self.root.iterdir() if (p / MANIFEST).is_file()]
+        releases = [
+            self.get(p.name)
+            for p in self.root.iterdir()
+            if not p.name.startswith(".") and (p / MANIFEST).is_file()
+        ]
         return sorted(releases, key=lambda m: (m.created_at, m.id))
 
     def staging_dir(self) -> Path:

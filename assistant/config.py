@@ -10,6 +10,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -70,12 +71,28 @@ class Settings(BaseSettings):
         0.30, description="Below this retrieval confidence the assistant abstains and hands off."
     )
 
+    # answers
+    allowed_link_hosts: str = Field(
+        "",
+        description="Comma-separated hosts answers may link to (`docs.example.com`, subdomains too), "
+        "besides the hosts of the retrieved sources' URLs; other links lose their URL.",
+    )
+
     # review queue and curated answers
     flag_below_confidence: float = Field(
         0.45, description="Answers with a lower retrieval confidence are flagged for review."
     )
     cluster_similarity: float = Field(
         0.8, description="Flagged questions at least this similar (cosine) are grouped into one cluster."
+    )
+    vote_burst_voters: int = Field(
+        20,
+        ge=2,
+        description="This many distinct voters 👍 the same answer text within `vote_burst_minutes`: "
+        "those answers are flagged `vote_burst` (coordinated voting).",
+    )
+    vote_burst_minutes: float = Field(
+        60.0, gt=0, description="The window (minutes) in which a burst of 👍 on one answer text is counted."
     )
     curated_min_similarity: float = Field(
         0.85, description="A curated answer is served when a question is at least this similar (cosine)."
@@ -91,6 +108,15 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(4000, description="Longest accepted message.")
     max_messages: int = Field(50, description="Most messages accepted in one chat request.")
     max_body_bytes: int = Field(262_144, description="Largest accepted HTTP request body.")
+    max_concurrent_generations: int = Field(
+        4,
+        ge=0,
+        description="Answers one server process generates at once (chat API and widget); more wait "
+        "`generation_queue_seconds`, then get 503 with `Retry-After`. 0: no limit.",
+    )
+    generation_queue_seconds: float = Field(
+        1.0, ge=0, description="How long a question waits for a free generation slot before the 503."
+    )
 
     # web widget (the `/widget.js` snippet and its `/widget/v1/...` endpoints)
     widget_allowed_origins: str = Field(
@@ -212,6 +238,12 @@ class Settings(BaseSettings):
     dataset_max_rows_per_conversation: int = Field(
         3, ge=1, description="Most vote-derived rows of each dataset kind one conversation may contribute."
     )
+    dataset_max_rows_per_answer: int = Field(
+        3,
+        ge=1,
+        description="Most vote-derived rows of each dataset kind that one answer text (normalised) may give; "
+        "repeats add weight, not information (reviewed answers are not capped).",
+    )
     dataset_pii_regions: str = Field(
         "US",
         description="Comma-separated default regions for phone numbers written without a country code "
@@ -309,6 +341,16 @@ class Settings(BaseSettings):
     def slack_lead_user_ids(self) -> frozenset[str]:
         """Slack user ids named as leads."""
         return _ids(self.slack_lead_users)
+
+    @property
+    def link_hosts(self) -> frozenset[str]:
+        """The configured link allow-list as bare hosts (a URL given counts as its host)."""
+        hosts = set()
+        for raw in _ids(self.allowed_link_hosts):
+            host = urlsplit(raw).hostname if "://" in raw else raw.split("/", 1)[0]
+            if host:
+                hosts.add(host.lower())
+        return frozenset(hosts)
 
     @property
     def slack_http_enabled(self) -> bool:

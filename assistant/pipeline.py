@@ -16,10 +16,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from assistant.config import Settings
 from assistant.generation.base import Generator, load_generator
 from assistant.generation.citations import extract_citations
+from assistant.generation.guard import GuardedStream, OutputGuard
 from assistant.generation.prompts import build_messages, rewrite_query
 from assistant.ingest.runner import IngestReport, Progress, ingest_paths
 from assistant.releases import ReleaseManifest, ReleaseRegistry
@@ -82,6 +84,7 @@ class Draft:
     result: SearchResult = field(default_factory=lambda: SearchResult([], 0.0))
     curated: CuratedMatch | None = None
     abstained: bool = False
+    guarded: bool = False  # the output guard withheld the answer or removed links from it
     prompt: str | None = None
     text: str = ""
     citations: list[Citation] = field(default_factory=list)
@@ -121,6 +124,25 @@ class _CitationFilter:
     def flush(self) -> str:
         marker, self.pending = self.pending, ""
         return marker
+
+
+class _Filters:
+    """Stream filters applied in turn: each one's output feeds the next; flushing flushes in order."""
+
+    def __init__(self, *filters: _CitationFilter | GuardedStream) -> None:
+        self.filters = filters
+
+    def feed(self, text: str) -> str:
+        for stage in self.filters:
+            text = stage.feed(text) if text else text
+        return text
+
+    def flush(self) -> str:
+        text = ""
+        for stage in self.filters:
+            text = stage.feed(text) if text else ""
+            text += stage.flush()
+        return text
 
 
 class Assistant:
@@ -341,19 +363,32 @@ class Assistant:
         messages = build_messages(question, result.hits, history)
         draft.prompt = "\n\n".join(f"{m['role']}: {m['content']}" for m in messages)
         draft.latency["prompt"] = _ms_since(draft.started)
-        citation_filter = _CitationFilter(len(result.hits))
+        guard = answer_guard(messages, result.hits, self.settings)
+        guarded = guard.stream()
+        filters = _Filters(_CitationFilter(len(result.hits)), guarded)
+        raw = ""  # draft.text holds only what passed the guard: a cut-off stream logs that much
         assert serving.generator is not None
         for piece in serving.generator.stream(messages, max_new_tokens=self.settings.max_new_tokens):
             if "first_token" not in draft.latency:
                 draft.latency["first_token"] = _ms_since(draft.started)
-            draft.text += piece
-            visible = citation_filter.feed(piece)
+            raw += piece
+            visible = filters.feed(piece)
             if visible:
+                draft.text += visible
                 yield Delta(visible)
-        tail = citation_filter.flush()
+        tail = filters.flush()
         if tail:
+            draft.text += tail
             yield Delta(tail)
-        draft.text, citations = extract_citations(draft.text, result.hits)
+        streamed = bool(draft.text)
+        text, citations = extract_citations(raw, result.hits)
+        verdict = guard.check(text)
+        if guarded.leaked or verdict.leaked:  # the customer gets the hand-off, a lead the flag
+            log.warning("output guard withheld an answer that quoted the system prompt")
+            draft.text, draft.abstained, draft.guarded = ABSTAIN_MESSAGE, True, True
+            yield Delta(f"\n\n{ABSTAIN_MESSAGE}" if streamed else ABSTAIN_MESSAGE)
+            return
+        draft.text, draft.guarded = verdict.text, verdict.links_removed > 0
         draft.citations = citations or [_citation(1, result.hits[0])]
 
     def _log(
@@ -377,6 +412,7 @@ class Assistant:
         latency, prompt = draft.latency, draft.prompt
         interaction_id = str(uuid.uuid4())
         generator = None if curated_answer_id else serving.generator
+        generated = not abstained or draft.guarded  # a withheld answer was still generated
         with self.store.session() as session:
             repository.record_interaction(
                 session,
@@ -393,18 +429,20 @@ class Assistant:
                 abstained=abstained,
                 confidence=result.confidence,
                 release_id=serving.release_id,
-                model_id=generator.model_id if generator and not abstained else "",
-                adapter_id=generator.adapter_id if generator and not abstained else None,
+                model_id=generator.model_id if generator and generated else "",
+                adapter_id=generator.adapter_id if generator and generated else None,
                 index_id=serving.release_id,
                 curated_answer_id=curated_answer_id,
                 latency_ms=latency,
             )
             if curated_answer_id:
                 record_serving(session, curated_answer_id)
-        if abstained or result.confidence < self.settings.flag_below_confidence:
+        if abstained or draft.guarded or result.confidence < self.settings.flag_below_confidence:
             try:
                 with self.store.session() as session:
-                    flag_interaction(session, interaction_id, self.settings, self.embedder)
+                    flag_interaction(
+                        session, interaction_id, self.settings, self.embedder, guarded=draft.guarded
+                    )
             except Exception:  # flagging must never cost the customer their answer
                 log.exception("could not flag interaction %s", interaction_id)
         return Answer(
@@ -418,6 +456,14 @@ class Assistant:
             latency_ms=latency,
             curated_answer_id=curated_answer_id,
         )
+
+
+def answer_guard(messages: Sequence[dict[str, str]], hits: Sequence[Hit], settings: Settings) -> OutputGuard:
+    """The guard for one generated answer: links to the sources' hosts and the configured ones only,
+    and no quoting of the system prompt it was generated with."""
+    hosts = {urlsplit(hit.chunk.source).hostname or "" for hit in hits if "://" in hit.chunk.source}
+    system = "\n".join(m["content"] for m in messages if m["role"] == "system")
+    return OutputGuard(hosts | settings.link_hosts, system)
 
 
 def abstains(result: SearchResult, min_confidence: float) -> bool:

@@ -29,6 +29,11 @@ class DatasetConfig:
       outcome and preference rows together; the rows of one interaction count once, and a voter
       counts at most once per interaction: their latest rating and resolution).
     - ``max_rows_per_conversation``: vote-derived rows of each kind one conversation may give.
+    - ``max_rows_per_answer``: vote-derived rows of each kind that one answer text (the
+      normalised completion) may give, however many voters, questions or conversations it came
+      from. Votes only say an answer is good; the same completion repeated adds weight, not
+      information, and a coordinated flood of 👍 on one planted answer is exactly that. Reviewed
+      rows are not capped (a lead vouched for each).
     - ``pii_regions``: default regions for phone numbers without a country code.
     - ``negative_min_similarity``: word overlap (Jaccard) a 👎 question needs with an anchor
       for its cited chunk to become that anchor's hard negative.
@@ -39,6 +44,7 @@ class DatasetConfig:
     dev_share: float = 0.1
     max_rows_per_voter: int = 5
     max_rows_per_conversation: int = 3
+    max_rows_per_answer: int = 3
     pii_regions: tuple[str, ...] = ("US",)
     negative_min_similarity: float = 0.5
     reviewed_weight: float = field(default=1.0, init=False)
@@ -48,8 +54,17 @@ class DatasetConfig:
             raise ValueError("outcome_weight must be between 0 and 1")
         if not 0.0 <= self.dev_share < 1.0:
             raise ValueError("dev_share must be at least 0 and below 1")
-        if self.min_sft_rows < 1 or self.max_rows_per_voter < 1 or self.max_rows_per_conversation < 1:
-            raise ValueError("min_sft_rows, max_rows_per_voter and max_rows_per_conversation must be >= 1")
+        caps = (
+            self.min_sft_rows,
+            self.max_rows_per_voter,
+            self.max_rows_per_conversation,
+            self.max_rows_per_answer,
+        )
+        if min(caps) < 1:
+            raise ValueError(
+                "min_sft_rows, max_rows_per_voter, max_rows_per_conversation and max_rows_per_answer "
+                "must be >= 1"
+            )
         if not 0.0 <= self.negative_min_similarity <= 1.0:
             raise ValueError("negative_min_similarity must be between 0 and 1")
         object.__setattr__(
@@ -65,6 +80,7 @@ class DatasetConfig:
             dev_share=settings.dataset_dev_share,
             max_rows_per_voter=settings.dataset_max_rows_per_voter,
             max_rows_per_conversation=settings.dataset_max_rows_per_conversation,
+            max_rows_per_answer=settings.dataset_max_rows_per_answer,
             pii_regions=tuple(settings.dataset_pii_regions.split(",")),
             negative_min_similarity=settings.dataset_negative_min_similarity,
         )

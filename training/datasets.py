@@ -18,15 +18,19 @@ texts the interactions saw), and writes ``<home>/datasets/<dataset_id>/``:
   a 👎 answer to a near question, or None). Select ``anchor``/``positive`` (/``negative``)
   before training: the other columns are provenance.
 - ``manifest.json`` — id, filters (:class:`~training.config.DatasetConfig`), counts, drops by
-  reason, redactions by kind, each voter's share of the weight, and every row's source
+  reason, redactions by kind, each voter's share of the weight, the largest share one answer
+  text's vote-derived rows carry (``max_answer_weight_share``), and every row's source
   interaction and feedback events; ``dataset_config.json`` — the config alone.
 
 Safety rules, applied before anything is written: only reviewed items or outcome-weighted
 votes; rejected items never; a voter's votes count on at most ``max_rows_per_voter``
 interactions (once per interaction), a conversation gives at most ``max_rows_per_conversation``
-vote-derived rows per kind; a lead's verdict overrules votes (no 👍 row for a corrected
-answer, no 👎 row for an approved one); conflicting votes on one answer give no row; every
-text (question, turns, sources, answers) is PII-redacted; interactions and votes of
+vote-derived rows per kind, and one answer text (normalised completion) gives at most
+``max_rows_per_answer`` vote-derived rows per kind, however many voters pushed it (a flood of
+👍 on one planted answer adds weight, not information; reviewed rows are not capped); a lead's
+verdict overrules votes (no 👍 row for a corrected answer, no 👎 row for an approved one);
+conflicting votes on one answer give no row; every text (question, turns, sources, answers) is
+PII-redacted; interactions and votes of
 ``exclude_user_ids`` and of erased customers (tombstoned, :mod:`assistant.privacy`) are left
 out; duplicates (same normalised question and completion) are kept once; the dev split is
 chosen by a stable hash of the conversation id, never by turn.
@@ -256,6 +260,11 @@ class _Row:
     @property
     def conversation_id(self) -> str:
         return self.columns["conversation_id"]
+
+    @property
+    def answer_key(self) -> str:
+        """The normalised completion of an SFT or KTO row: what the per-answer cap counts."""
+        return self.dedup_key[-1]
 
 
 def _normalise(text: str) -> str:
@@ -578,12 +587,13 @@ def _dedup(rows: list[_Row], drops: Counter[str]) -> list[_Row]:
 
 
 class _Caps:
-    """Per-voter budget of interactions (shared by every kind) and per-conversation rows per kind."""
+    """Per-voter budget of interactions (shared by all kinds); per-conversation and per-answer rows."""
 
     def __init__(self, config: DatasetConfig) -> None:
         self.config = config
         self.by_voter: dict[str, set[str]] = defaultdict(set)
         self.by_conversation: Counter[tuple[str, str]] = Counter()
+        self.by_answer: Counter[tuple[str, str]] = Counter()
 
     def admit(self, row: _Row, drops: Counter[str]) -> bool:
         if not row.voters:
@@ -601,7 +611,12 @@ class _Caps:
         if self.by_conversation[key] >= self.config.max_rows_per_conversation:
             drops["conversation_cap"] += 1
             return False
+        answer = (row.kind, row.answer_key)
+        if self.by_answer[answer] >= self.config.max_rows_per_answer:
+            drops["answer_cap"] += 1
+            return False
         self.by_conversation[key] += 1
+        self.by_answer[answer] += 1
         for voter in eligible:
             self.by_voter[voter].add(row.interaction_id)
         row.voters = eligible
@@ -626,6 +641,18 @@ def _weight_shares(rows: list[_Row], weight: str | None) -> dict[str, float]:
         return {}
     ranked = sorted(totals.items(), key=lambda item: (-item[1], item[0]))
     return {voter: round(amount / whole, 6) for voter, amount in ranked}
+
+
+def max_answer_share(rows: list[_Row], weight: str | None) -> float:
+    """The largest share of the kind's whole weight that vote-derived rows with one answer text carry."""
+    whole = 0.0
+    by_answer: Counter[str] = Counter()
+    for row in rows:
+        amount = float(row.columns[weight]) if weight else 1.0
+        whole += amount
+        if row.voters:
+            by_answer[row.answer_key] += amount
+    return round(max(by_answer.values()) / whole, 6) if by_answer and whole else 0.0
 
 
 def _load_snapshot(
@@ -780,6 +807,10 @@ def build_datasets(
             "sft": _weight_shares(kept["sft"], "weight"),
             "kto": _weight_shares(kept["kto"], None),
             "pairs": _weight_shares(kept["pairs"], None),
+        },
+        "max_answer_weight_share": {
+            "sft": max_answer_share(kept["sft"], "weight"),
+            "kto": max_answer_share(kept["kto"], None),
         },
         "rows": {
             kind: {

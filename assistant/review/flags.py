@@ -3,13 +3,19 @@
 Call :func:`flag_interaction` after an interaction is logged or gets feedback; it upserts one
 flag per interaction (only while the flag is open). :func:`recluster` groups open flags whose
 questions are near-duplicates and recomputes their priority.
+
+:func:`record_feedback_and_flag` also watches for coordinated voting: when
+``settings.vote_burst_voters`` distinct voters 👍 generated answers with the same text within
+``settings.vote_burst_minutes``, every such interaction is flagged ``vote_burst`` (one indexed
+query per 👍, on the feedback time index). The reason sticks while the flag is open; a lead who
+rejects the item keeps it out of every training set.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,20 +30,32 @@ if TYPE_CHECKING:
     from assistant.retrieval.embedder import Embedder
     from assistant.store import Store
 
-NEGATIVE_REASONS = ("thumbs_down", "escalated", "unresolved")
+NEGATIVE_REASONS = ("thumbs_down", "escalated", "unresolved", "guarded")
+VOTE_BURST = "vote_burst"
+GUARDED = "guarded"  # the output guard withheld a prompt leak or removed a link off the allow-list
 # priority = UNCERTAINTY_WEIGHT * (1 - confidence) + NEGATIVE_WEIGHT * negative outcomes
-#          + ABSTAIN_WEIGHT * abstained + SIMILAR_WEIGHT * other open flags in the cluster
+#          + BURST_WEIGHT * vote burst + ABSTAIN_WEIGHT * abstained
+#          + SIMILAR_WEIGHT * other open flags in the cluster
 UNCERTAINTY_WEIGHT = 1.0
 NEGATIVE_WEIGHT = 1.0
+BURST_WEIGHT = 2.0
 ABSTAIN_WEIGHT = 0.5
 SIMILAR_WEIGHT = 0.25
 
 
 def compute_reasons(
-    *, abstained: bool, confidence: float, feedback: Sequence[FeedbackRow], settings: Settings
+    *,
+    abstained: bool,
+    confidence: float,
+    feedback: Sequence[FeedbackRow],
+    settings: Settings,
+    vote_burst: bool = False,
+    guarded: bool = False,
 ) -> list[str]:
     """The reasons an interaction deserves review, in a fixed order (empty: it does not)."""
-    found: set[str] = set()
+    found: set[str] = {VOTE_BURST} if vote_burst else set()
+    if guarded:
+        found.add(GUARDED)
     if abstained:
         found.add("abstained")
     elif confidence < settings.flag_below_confidence:
@@ -47,7 +65,7 @@ def compute_reasons(
             found.add("thumbs_down")
         if event.resolution in ("escalated", "unresolved"):
             found.add(event.resolution)
-    order = ("thumbs_down", "escalated", "unresolved", "abstained", "low_confidence")
+    order = (GUARDED, VOTE_BURST, "thumbs_down", "escalated", "unresolved", "abstained", "low_confidence")
     return [reason for reason in order if reason in found]
 
 
@@ -58,6 +76,7 @@ def priority(reasons: Sequence[str], confidence: float, similar: int = 0) -> flo
     score = (
         UNCERTAINTY_WEIGHT * uncertainty
         + NEGATIVE_WEIGHT * negatives
+        + BURST_WEIGHT * (VOTE_BURST in reasons)
         + ABSTAIN_WEIGHT * ("abstained" in reasons)
         + SIMILAR_WEIGHT * similar
     )
@@ -65,24 +84,33 @@ def priority(reasons: Sequence[str], confidence: float, similar: int = 0) -> flo
 
 
 def flag_interaction(
-    session: Session, interaction_id: str, settings: Settings, embedder: Embedder | None = None
+    session: Session,
+    interaction_id: str,
+    settings: Settings,
+    embedder: Embedder | None = None,
+    *,
+    vote_burst: bool = False,
+    guarded: bool = False,
 ) -> FlagRow | None:
     """Create or update the open flag of one interaction; None when it needs no review.
 
     A flag already reviewed (not open) is left as it is. With an ``embedder`` the question is
     embedded and the open flags re-clustered at once; without one that waits for
-    :func:`recluster` (e.g. ``assistant review list``).
+    :func:`recluster` (e.g. ``assistant review list``). ``vote_burst`` and ``guarded`` (the
+    output guard intervened) add those reasons; an open flag keeps them once it has them.
     """
     interaction = session.get(InteractionRow, interaction_id)
     if interaction is None:
         raise LookupError(f"unknown interaction {interaction_id!r}")
+    flag = session.scalars(select(FlagRow).where(FlagRow.interaction_id == interaction_id)).one_or_none()
     reasons = compute_reasons(
         abstained=interaction.abstained,
         confidence=interaction.confidence,
         feedback=_feedback(session, interaction_id),
         settings=settings,
+        vote_burst=vote_burst or (flag is not None and VOTE_BURST in flag.reasons),
+        guarded=guarded or (flag is not None and GUARDED in flag.reasons),
     )
-    flag = session.scalars(select(FlagRow).where(FlagRow.interaction_id == interaction_id)).one_or_none()
     if not reasons:
         return flag
     now = utcnow()
@@ -143,8 +171,57 @@ def record_feedback_and_flag(
             voter=voter,
             idempotency_key=idempotency_key,
         )
-        flag_interaction(session, row.interaction_id, settings, embedder)
+        burst = _vote_burst(session, row.interaction_id, settings) if created and rating == "up" else []
+        for other in burst:
+            if other != row.interaction_id:
+                flag_interaction(session, other, settings, vote_burst=True)
+        flag_interaction(
+            session, row.interaction_id, settings, embedder, vote_burst=row.interaction_id in burst
+        )
         return row.id, created
+
+
+def _vote_burst(session: Session, interaction_id: str, settings: Settings) -> list[str]:
+    """The interactions a 👍 on ``interaction_id`` shows to be in a vote burst that still need the flag.
+
+    A burst: at least ``vote_burst_voters`` distinct voters (the voter given, else the asker,
+    else the conversation) rated generated answers with this text 👍 within the last
+    ``vote_burst_minutes``. One query, driven by the index on the feedback time; it returns the
+    burst's interactions whose flag is missing or open without the reason (reviewed flags stand).
+    Curated and abstained answers are never a burst (a lead wrote them, or nothing was said).
+    """
+    interaction = session.get(InteractionRow, interaction_id)
+    if interaction is None or interaction.curated_answer_id or interaction.abstained:
+        return []
+    since = utcnow() - timedelta(minutes=settings.vote_burst_minutes)
+    query = (
+        select(
+            FeedbackRow.interaction_id,
+            FeedbackRow.voter,
+            InteractionRow.user_id,
+            InteractionRow.conversation_id,
+            FlagRow.status,
+            FlagRow.reasons,
+        )
+        .join(InteractionRow, InteractionRow.id == FeedbackRow.interaction_id)
+        .outerjoin(FlagRow, FlagRow.interaction_id == FeedbackRow.interaction_id)
+        .where(
+            FeedbackRow.created_at >= since,
+            FeedbackRow.rating == "up",
+            InteractionRow.answer == interaction.answer,
+            InteractionRow.curated_answer_id.is_(None),
+        )
+    )
+    rows = session.execute(query).all()
+    voters = {v or (f"user:{user}" if user else f"conversation:{conv}") for _, v, user, conv, _, _ in rows}
+    if len(voters) < settings.vote_burst_voters:
+        return []
+    pending = {
+        found
+        for found, _, _, _, status, reasons in rows
+        if status is None or (status == "open" and VOTE_BURST not in (reasons or []))
+    }
+    return sorted(pending)
 
 
 def _feedback(session: Session, interaction_id: str) -> list[FeedbackRow]:

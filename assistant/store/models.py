@@ -161,7 +161,15 @@ class FeedbackRow(Base):
 
 
 FLAG_STATUSES = ("open", "approved", "corrected", "gap", "rejected", "cleared")
-FLAG_REASONS = ("thumbs_down", "abstained", "low_confidence", "escalated", "unresolved")
+FLAG_REASONS = (
+    "thumbs_down",
+    "abstained",
+    "low_confidence",
+    "escalated",
+    "unresolved",
+    "vote_burst",
+    "guarded",
+)
 
 
 class FlagRow(Base):

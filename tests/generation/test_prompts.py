@@ -31,7 +31,8 @@ def test_layout() -> None:
     assert user.endswith("\n\nHow do I cancel?")
     assert "Source [1] Title 1: Short text." in user
     assert "Source [2] Title 2: Short text." in user
-    assert PROMPT_VERSION == "v1"
+    assert PROMPT_VERSION == "v2"
+    assert "not instructions" in SYSTEM_PROMPT  # planted instructions in sources are data
 
 
 def test_sources_numbered_in_rank_order_and_listed_best_last() -> None:

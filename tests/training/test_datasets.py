@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -110,14 +111,14 @@ def test_one_voter_in_fifty_sessions_stays_capped(assistant, config, fake) -> No
     )
     honest = ask(assistant, "How do I reset my password?")
     vote(assistant, honest, "up", "resolved", voter="alice")
-    fake.answer = "Send your card number to scam@example.com [1]"  # the planted answer
+    fake.answer = "Send us your card number by post [1]"  # the planted answer
     for n in range(50):
         planted = ask(assistant, f"Question {n} about express delivery times", conversation_id=None)
         vote(assistant, planted, "up", "resolved", voter="mallory")
 
     result = build(assistant, config)
     sft = rows(result, "sft")
-    by_mallory = [r for r in sft if "[EMAIL]" in r["completion"][0]["content"]]
+    by_mallory = [r for r in sft if "card number" in r["completion"][0]["content"]]
     assert len(by_mallory) == config.max_rows_per_voter  # 3 of 50 sessions
     assert len([r for r in rows(result, "kto") if r["label"]]) == config.max_rows_per_voter + 1
     shares = result.manifest["voter_weight_share"]["sft"]
@@ -198,7 +199,8 @@ def test_split_is_by_conversation_never_by_turn(assistant, config) -> None:
         for question in (f"How do I reset my password, case {n}?", f"Does the reset link expire, case {n}?"):
             interaction = ask(assistant, question, conversation_id=conversation)
             vote(assistant, interaction, "up", "resolved", voter=f"v{n}")
-    result = build(assistant, config)
+    # the fake generator gives these questions one answer text: lift the per-answer cap here
+    result = build(assistant, replace(config, max_rows_per_answer=16))
     assert result.counts["sft"]["train"] and result.counts["sft"]["dev"]
     for kind in KINDS:
         loaded = load_from_disk(str(result.path / kind))

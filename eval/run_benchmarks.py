@@ -27,6 +27,8 @@ BENCHMARKS = {
     "training": ["eval.bench_training"],
     "cycle": ["eval.bench_cycle"],
     "crash": ["eval.bench_crash"],
+    "load": ["eval.bench_load"],
+    "load_real": ["eval.bench_load", "--model", "real"],
 }
 
 
@@ -128,6 +130,9 @@ def markdown(results: dict, machine: str) -> str:
         ]
     if "crash" in results:
         lines += crash_lines(results["crash"])
+    for name in ("load", "load_real"):
+        if name in results:
+            lines += load_lines(results[name])
     return "\n".join(lines) + "\n"
 
 
@@ -141,6 +146,32 @@ def crash_lines(crash: dict) -> list[str]:
         "some re-sending acknowledged keys after the restart. Target: 0 lost, 0 duplicated, integrity ok."
     )
     return ["", intro, "", *table(crash)]
+
+
+def load_lines(load: dict) -> list[str]:
+    """The load-test section: sessions with think time, then feedback at a fixed rate."""
+    from eval.load_report import table
+
+    think = "–".join(f"{t:g}" for t in load["think_s"])
+    if load["model"] == "fake":
+        fake = load["fake_generator"]
+        intro = (
+            f"Load (locust, loopback, {load['duration_s']:g} s per level, {think} s think time), fake "
+            f"generator ({fake['ttft_s']:g} s to first token, {fake['tokens']} tokens "
+            f"{fake['token_delay_s']:g} s apart): server overhead = first token − {fake['ttft_s']:g} s. "
+            "Targets: overhead p95 ≤ 50 ms at 200 sessions, feedback p95 ≤ 50 ms at 200/s, errors < 0.1%."
+        )
+    else:
+        passes = load["p95_ttft_passes_3s_at"]
+        shed = sum(level["shed_503"] + level["shed_429"] for level in load["levels"].values())
+        timeouts = sum(level["timeouts"] for level in load["levels"].values())
+        intro = (
+            f"Load with the real default model ({load['duration_s']:g} s per level, {think} s think time, "
+            f"at most {load['max_concurrent_generations']} generations at once): p95 time to first token "
+            f"passes 3 s at {f'{passes} sessions' if passes else 'no level measured'}; "
+            f"shed with 503 + `Retry-After`: {shed}, timed out: {timeouts}."
+        )
+    return ["", intro, "", *table(load)]
 
 
 def run_benchmarks(chosen: list[str]) -> None:

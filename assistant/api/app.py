@@ -16,6 +16,7 @@ from assistant.admin import api as admin_api
 from assistant.admin import ui as admin_ui
 from assistant.api import chat, routes, widget
 from assistant.api.security import SecurityHeaders
+from assistant.api.shedding import GenerationSlots
 from assistant.pipeline import Assistant
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,10 @@ def create_app(assistant: Assistant, *, watch_releases: bool = True) -> FastAPI:
 
     app = FastAPI(title="Support assistant", version=__version__, lifespan=lifespan)
     app.state.assistant = assistant
+    settings = assistant.settings
+    app.state.generation_slots = GenerationSlots(
+        settings.max_concurrent_generations, settings.generation_queue_seconds
+    )
     app.include_router(chat.router)
     app.include_router(routes.router)
     app.include_router(admin_api.router)

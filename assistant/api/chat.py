@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextlib import closing
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from assistant.api.deps import assistant_of
 from assistant.api.schemas import MODEL_ID, ChatRequest, error_responses, event_stream_response
+from assistant.api.shedding import generation_slots, in_threads
 from assistant.pipeline import Assistant, Delta, Done
 from assistant.types import Answer, Turn
 
@@ -80,29 +82,32 @@ def _chunk(completion_id: str, created: int, delta: dict, finish: str | None = N
     response_model=None,
     responses={
         **event_stream_response("A chat completion, or its SSE chunks with `stream: true`", json_too=True),
-        **error_responses(400, 404, 413),
+        **error_responses(400, 404, 413, 503),
     },
 )
 def chat_completions(body: ChatRequest, request: Request) -> JSONResponse | StreamingResponse:
     """Answer the last user message, grounded in the knowledge base, OpenAI-style."""
     assistant = assistant_of(request)
     question, history = _turns(body, assistant)
-    events = assistant.ask_stream(
-        question,
-        history=history,
-        conversation_id=body.conversation_id,
-        channel=body.channel,
-        user_id=body.user,
+    events = generation_slots(request).hold(
+        lambda: assistant.ask_stream(
+            question,
+            history=history,
+            conversation_id=body.conversation_id,
+            channel=body.channel,
+            user_id=body.user,
+        )
     )
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     if body.stream:
         return StreamingResponse(
-            sse_chunks(events, completion_id, created),
+            in_threads(sse_chunks(events, completion_id, created)),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-    answer = next(e.answer for e in events if isinstance(e, Done))
+    with closing(events):  # frees the generation slot as soon as the answer is logged
+        answer = next(e.answer for e in events if isinstance(e, Done))
     return JSONResponse(
         {
             "id": completion_id,
@@ -122,12 +127,15 @@ def chat_completions(body: ChatRequest, request: Request) -> JSONResponse | Stre
     )
 
 
-def sse_chunks(events: Iterator[Delta | Done], completion_id: str, created: int) -> Iterator[str]:
+def sse_chunks(
+    events: Generator[Delta | Done, None, None], completion_id: str, created: int
+) -> Iterator[str]:
     """An answer stream as OpenAI-style SSE chunks (also what the web widget reads)."""
-    yield _chunk(completion_id, created, {"role": "assistant", "content": ""})
-    for event in events:
-        if isinstance(event, Delta):
-            yield _chunk(completion_id, created, {"content": event.text})
-        else:
-            yield _chunk(completion_id, created, {}, "stop", **answer_extras(event.answer))
+    with closing(events):  # a client gone mid-answer closes (and so logs) the answer here
+        yield _chunk(completion_id, created, {"role": "assistant", "content": ""})
+        for event in events:
+            if isinstance(event, Delta):
+                yield _chunk(completion_id, created, {"content": event.text})
+            else:
+                yield _chunk(completion_id, created, {}, "stop", **answer_extras(event.answer))
     yield "data: [DONE]\n\n"

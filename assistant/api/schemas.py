@@ -97,7 +97,7 @@ ERROR_DESCRIPTIONS = {
     409: "The resource changed or is busy",
     413: "The request body is too large",
     429: "Too many requests: wait and retry",
-    503: "Not ready yet",
+    503: "Not ready yet, or too busy: retry after `Retry-After` seconds",
 }
 
 

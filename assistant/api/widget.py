@@ -42,6 +42,7 @@ from assistant.api.schemas import (
     event_stream_response,
 )
 from assistant.api.security import SESSION_HEADER, WIDGET_KEY_HEADER, WidgetCORS
+from assistant.api.shedding import generation_slots, in_threads
 from assistant.config import Settings
 from assistant.store import ConversationRow, InteractionRow, repository
 
@@ -94,7 +95,7 @@ def _conversation_id(session, who: Visitor) -> str | None:
 @router.post(
     "/widget/v1/chat",
     response_model=None,
-    responses={**event_stream_response("The answer as SSE chunks"), **error_responses(413)},
+    responses={**event_stream_response("The answer as SSE chunks"), **error_responses(413, 503)},
 )
 def widget_chat(body: WidgetChatRequest, request: Request, who: WidgetVisitor) -> Response:
     """Answer the session's next question, streamed; earlier turns give the context."""
@@ -111,11 +112,13 @@ def widget_chat(body: WidgetChatRequest, request: Request, who: WidgetVisitor) -
             session, conversation_id=None, channel="web", user_id=who.user_id, external_ref=who.ref
         )
         conversation_id = conversation.id
-    events = assistant.ask_stream(
-        question, conversation_id=conversation_id, channel="web", user_id=who.user_id
+    events = generation_slots(request).hold(
+        lambda: assistant.ask_stream(
+            question, conversation_id=conversation_id, channel="web", user_id=who.user_id
+        )
     )
     return StreamingResponse(
-        sse_chunks(events, f"chatcmpl-{uuid.uuid4().hex}", int(time.time())),
+        in_threads(sse_chunks(events, f"chatcmpl-{uuid.uuid4().hex}", int(time.time()))),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

@@ -57,7 +57,7 @@ SPLITS = {"stream": 0.6, "dev": 0.1, "test": 0.3}
 WATCHED = ("hit@1", "recall@5", "answer_similarity", "answered", "oos.abstention")
 WORSE_BY = 0.02
 
-# Settings of the simulation's data home: what a 2-core CPU needs for a few cycles in an hour.
+# Settings of the simulation's data home: what a 2-core CPU needs for three cycles in about an hour.
 # int8 generation (the opt-in fast path) with fewer sources and shorter answers keeps each
 # simulated customer at a few seconds; LoRA is capped at a few dozen steps per cycle.
 FULL_SETTINGS: dict[str, Any] = {
@@ -65,12 +65,12 @@ FULL_SETTINGS: dict[str, Any] = {
     "top_k": 3,
     "max_new_tokens": 80,
     "lora_epochs": 1.0,
-    "lora_max_steps": 30,
+    "lora_max_steps": 24,
     "lora_batch_size": 4,
     "lora_max_length": 512,
     "retriever_epochs": 4.0,
     "retriever_batch_size": 32,
-    "gate_answer_samples": 10,
+    "gate_answer_samples": 8,
     "gate_oos_samples": 300,
 }
 QUICK_SETTINGS = FULL_SETTINGS | {
@@ -88,10 +88,10 @@ class SimulationConfig:
     """How big a simulation is; :data:`FULL` fills the README, :data:`QUICK` runs in CI."""
 
     cycles: int = 3
-    stream_per_cycle: int = 100
+    stream_per_cycle: int = 60
     lead_share: float = 0.5
-    test_size: int = 500
-    answer_samples: int = 24
+    test_size: int = 400
+    answer_samples: int = 16
     oos_samples: int = 300
     resolve_similarity: float = 0.5
     seed: int = 0

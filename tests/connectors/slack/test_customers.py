@@ -133,11 +133,12 @@ def test_talk_to_a_human_escalates_with_a_link_and_flags(slack, slack_assistant)
 
 
 def test_text_from_documents_and_models_is_escaped(slack, slack_assistant, generator) -> None:
-    generator.answer = "Hi <!channel> see <https://evil.example|x> & more [1]"
+    # help.example.com is the refund article's host, so the output guard keeps that link
+    generator.answer = "Hi <!channel> see <https://help.example.com/r|x> & more [1]"
     slack.mention("How long does a refund take? <!here>")
     final = slack.final_answer()[0]
     text = all_text(final.params["blocks"]) + final.params["text"]
-    assert "<!channel>" not in text and "<https://evil" not in text
-    assert "&lt;!channel&gt;" in text and "&lt;https://evil.example|x&gt; &amp; more" in text
+    assert "<!channel>" not in text and "<https://help.example.com/r|x>" not in text
+    assert "&lt;!channel&gt;" in text and "&lt;https://help.example.com/r|x&gt; &amp; more" in text
     (interaction,) = _interactions(slack_assistant)
     assert interaction.question == "How long does a refund take? <!here>"  # stored as the user wrote it

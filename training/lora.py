@@ -125,12 +125,16 @@ QUIET_RUN: dict[str, Any] = {  # trainer arguments every run here shares
 
 
 def device_options() -> dict[str, Any]:
-    """Trainer arguments for the hardware here: bf16 on a GPU that has it, else the CPU."""
+    """Trainer arguments for the hardware here: bf16 on a GPU that has it, else fp32 on the CPU.
+
+    bf16 is set either way because TRL's configs default it to True: on a CPU without native
+    bf16 that sends every matrix multiply through torch's slow fallback (10-20x slower).
+    """
     import torch
 
     if torch.cuda.is_available():
         return {"bf16": torch.cuda.is_bf16_supported(), "use_cpu": False}
-    return {"use_cpu": True, "dataloader_pin_memory": False}
+    return {"bf16": False, "use_cpu": True, "dataloader_pin_memory": False}
 
 
 def load_tokenizer(base_model: str) -> Any:

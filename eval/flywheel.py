@@ -34,7 +34,7 @@ from assistant.config import Settings
 from assistant.pipeline import Assistant
 from assistant.releases import ReleaseRegistry
 from assistant.retrieval.embedder import Embedder
-from assistant.review.actions import review
+from assistant.review.actions import STATUS_OF, review
 from assistant.review.flags import list_flags, record_feedback_and_flag
 from assistant.store import Store
 from assistant.store.models import InteractionRow
@@ -214,28 +214,19 @@ def lead_works_queue(
             item = asked[flag["interaction_id"]]
             interaction = session.get(InteractionRow, flag["interaction_id"])
             cited = [c["doc_id"] for c in interaction.citations or []]
-            if cited[:1] == [item.doc_id] and not interaction.abstained:
-                review(
-                    session,
-                    flag["id"],
-                    "approve",
-                    expected_version=flag["version"],
-                    actor="sim-lead",
-                    embedder=assistant.embedder,
-                )
-                counts["approved"] += 1
-            else:
-                review(
-                    session,
-                    flag["id"],
-                    "correct",
-                    expected_version=flag["version"],
-                    actor="sim-lead",
-                    answer=item.reference,
-                    doc_ids=[item.doc_id],
-                    embedder=assistant.embedder,
-                )
-                counts["corrected"] += 1
+            right = cited[:1] == [item.doc_id] and not interaction.abstained
+            fix = {} if right else {"answer": item.reference, "doc_ids": [item.doc_id]}
+            action = "approve" if right else "correct"
+            review(
+                session,
+                flag["id"],
+                action,
+                expected_version=flag["version"],
+                actor="sim-lead",
+                embedder=assistant.embedder,
+                **fix,
+            )
+            counts[STATUS_OF[action]] += 1
             session.commit()
     return counts
 

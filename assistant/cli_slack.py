@@ -32,13 +32,15 @@ def slack() -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     assistant = Assistant(settings, open_store(settings), ReleaseRegistry(settings.releases_dir))
-    from assistant.api.app import ReleaseWatcher
-    from connectors.slack.review import start_sweeper
+    from assistant.api.app import release_watcher
+    from connectors.slack.review import review_sweeper
 
     out.print("Loading the models…")
-    ReleaseWatcher(assistant, settings.release_poll_seconds).start()  # loads now, then hot-swaps
+    release_watcher(assistant, settings.release_poll_seconds).start()  # loads now, then hot-swaps
     bolt = build_app(assistant, settings)
-    start_sweeper(bolt.support)
+    sweeper = review_sweeper(bolt.support)
+    if sweeper:
+        sweeper.start()
     socket = handler(bolt, settings)
     out.print("Connected to Slack over Socket Mode; press Ctrl+C to stop.")
     socket.start()

@@ -25,6 +25,7 @@ from training.lora import (
     TrainResult,
     device_options,
     load_tokenizer,
+    quiet,
 )
 
 CONFIG_FILE = "kto_training_config.json"
@@ -63,7 +64,7 @@ def train_kto(
     """
     import torch
     from peft import PeftModel
-    from transformers import AutoModelForCausalLM, PrinterCallback
+    from transformers import AutoModelForCausalLM
     from trl import KTOConfig, KTOTrainer
 
     config = config or KtoTrainingConfig()
@@ -95,7 +96,7 @@ def train_kto(
         processing_class=load_tokenizer(base_model),
         callbacks=[reporter],
     )
-    trainer.remove_callback(PrinterCallback)  # progress goes to the run record, not stdout
+    quiet(trainer)
     try:
         output = trainer.train()
     except RunCancelled:

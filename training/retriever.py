@@ -18,6 +18,7 @@ from pathlib import Path
 from datasets import Dataset, DatasetDict, load_from_disk
 
 from assistant.retrieval.embedder import resolve_embedder_path
+from training.lora import QUIET_RUN, quiet
 
 CONFIG_FILE = "retriever_training_config.json"
 
@@ -96,16 +97,14 @@ def train_retriever(
         learning_rate=config.learning_rate,
         warmup_ratio=config.warmup_ratio,
         batch_sampler=BatchSamplers.NO_DUPLICATES,
-        save_strategy="no",
-        eval_strategy="no",
-        logging_steps=1,
-        report_to=[],
         seed=config.seed,
-        disable_tqdm=True,
+        **QUIET_RUN,
     )
     started = time.monotonic()
-    trainer = SentenceTransformerTrainer(
-        model=model, args=args, train_dataset=train, loss=MultipleNegativesRankingLoss(model)
+    trainer = quiet(
+        SentenceTransformerTrainer(
+            model=model, args=args, train_dataset=train, loss=MultipleNegativesRankingLoss(model)
+        )
     )
     try:
         output = trainer.train()

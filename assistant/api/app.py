@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from contextlib import asynccontextmanager
 from importlib import resources
 
@@ -17,6 +16,7 @@ from assistant.admin import ui as admin_ui
 from assistant.api import chat, routes, widget
 from assistant.api.security import SecurityHeaders
 from assistant.api.shedding import GenerationSlots
+from assistant.periodic import Periodic
 from assistant.pipeline import Assistant
 
 log = logging.getLogger(__name__)
@@ -63,43 +63,30 @@ class _TooLarge(Exception):
     pass
 
 
-class ReleaseWatcher:
-    """Loads the models at start-up, then swaps in newly activated releases as they appear."""
+def release_watcher(assistant: Assistant, interval_s: float) -> Periodic:
+    """Loads the models at start-up, then swaps in newly activated releases as they appear.
 
-    def __init__(self, assistant: Assistant, interval_s: float) -> None:
-        self.assistant = assistant
-        self.interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="release-watcher", daemon=True)
+    A release that fails to load is logged and the old one keeps serving; the next poll retries.
+    """
 
-    def start(self) -> None:
-        self._thread.start()
+    def refresh() -> None:
+        if assistant.refresh():
+            log.info("serving release %s", assistant.serving.release_id)
 
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                if self.assistant.refresh():
-                    log.info("serving release %s", self.assistant.serving.release_id)
-            except Exception:  # keep serving the old release; the next poll tries again
-                log.exception("could not load the active release")
-            self._stop.wait(self.interval_s)
+    return Periodic("release-watcher", interval_s, refresh)
 
 
 def create_app(assistant: Assistant, *, watch_releases: bool = True) -> FastAPI:
     """The HTTP app around one :class:`Assistant` (``assistant serve`` runs it with uvicorn)."""
-    watcher = ReleaseWatcher(assistant, assistant.settings.release_poll_seconds)
+    chores = [release_watcher(assistant, assistant.settings.release_poll_seconds)] if watch_releases else []
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if watch_releases:
-            watcher.start()
+        for chore in chores:
+            chore.start()
         yield
-        if watch_releases:
-            watcher.stop()
+        for chore in chores:
+            chore.stop()
 
     app = FastAPI(title="Support assistant", version=__version__, lifespan=lifespan)
     app.state.assistant = assistant
@@ -115,8 +102,10 @@ def create_app(assistant: Assistant, *, watch_releases: bool = True) -> FastAPI:
     widget.install(app, assistant.settings)  # /widget.js, /widget/v1/... and its CORS allow-list
     if assistant.settings.slack_http_enabled:  # POST /slack/events (bot token + signing secret set)
         from connectors.slack import install as install_slack
+        from connectors.slack.review import review_sweeper
 
-        install_slack(app, assistant)
+        sweeper = review_sweeper(install_slack(app, assistant).support)
+        chores.extend([sweeper] if sweeper else [])
     app.add_middleware(SecurityHeaders)  # outermost: CSP & co. on every HTML page, errors included
 
     @app.exception_handler(Exception)

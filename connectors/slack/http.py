@@ -17,7 +17,6 @@ from starlette.concurrency import run_in_threadpool
 
 from assistant.pipeline import Assistant
 from connectors.slack.app import build_app
-from connectors.slack.review import start_sweeper
 
 log = logging.getLogger(__name__)
 PATH = "/slack/events"
@@ -61,5 +60,4 @@ def install(app: FastAPI, assistant: Assistant, *, bolt_app: App | None = None) 
         )
 
     app.state.slack_app = bolt
-    start_sweeper(bolt.support)  # type: ignore[attr-defined]
     return bolt

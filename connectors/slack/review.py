@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 
+from assistant.periodic import Periodic
 from assistant.review.actions import ReviewConflict, ReviewError, review
 from assistant.store.models import FlagRow, InteractionRow, utcnow
 from connectors.slack import blocks, dedupe, threads
@@ -106,23 +106,11 @@ def sweep(deps: SupportDeps) -> int:
     return posted
 
 
-def start_sweeper(deps: SupportDeps, every_s: float = SWEEP_EVERY_S) -> threading.Thread | None:
-    """With ``slack_review_all_flags``, post flags from every channel every ``every_s`` (daemon)."""
+def review_sweeper(deps: SupportDeps, every_s: float = SWEEP_EVERY_S) -> Periodic | None:
+    """With ``slack_review_all_flags``, a chore posting flags from every channel every ``every_s``."""
     if not (deps.settings.slack_review_channel and deps.settings.slack_review_all_flags):
         return None
-
-    stop = threading.Event()
-
-    def run() -> None:
-        while not stop.wait(every_s):
-            try:
-                sweep(deps)
-            except Exception:
-                log.exception("review sweep failed; trying again later")
-
-    thread = threading.Thread(target=run, name="slack-review-sweeper", daemon=True)
-    thread.start()
-    return thread
+    return Periodic("slack-review-sweeper", every_s, lambda: sweep(deps))
 
 
 # --- listeners -------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -47,6 +49,16 @@ def test_all_flags_reach_the_review_channel_when_asked(slack, slack_assistant) -
     sweep(bolt.support)  # each flag is posted once
     posts = slack.mock.wait_for("chat.postMessage", lambda c: c.params["channel"] == REVIEW_CHANNEL)
     assert len(posts) == 1 and "from web" in posts[0].params["text"]
+
+
+@pytest.mark.parametrize("slack_overrides", [{"slack_review_all_flags": True}])
+def test_the_sweeper_lives_and_dies_with_the_app(slack_assistant) -> None:
+    def sweepers() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "slack-review-sweeper"]
+
+    with TestClient(create_app(slack_assistant, watch_releases=False)):
+        assert len(sweepers()) == 1
+    assert sweepers() == []  # nothing left polling a database that may be gone
 
 
 def test_web_flags_stay_out_of_slack_by_default(slack, slack_assistant) -> None:

@@ -285,6 +285,12 @@ class Settings(BaseSettings):
     gate_max_drop: float = Field(
         0.02, ge=0.0, description="The gate fails a candidate when any metric falls more than this."
     )
+    gate_max_answer_drop: float = Field(
+        0.15,
+        ge=0.0,
+        description="The gate also fails a candidate whose answer to any golden question moves this much "
+        "further from its reference (cosine).",
+    )
     gate_floors: dict[str, float] = Field(
         default_factory=dict,
         description='Minimum values per gate metric, as JSON (`{"dev.hit@1": 0.6, "oos.abstention": 0.9}`).',

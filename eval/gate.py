@@ -7,8 +7,10 @@ and/or ``answer``), and out-of-scope questions (CLINC150, shipped in ``eval/data
 Metrics, per set: retrieval ``hit@1``, ``recall@5`` and ``mrr`` (ranx); for answers, similarity
 to the reference (embedding cosine), the share with valid citations, and the share answered;
 ``oos.abstention``, the share of out-of-scope questions declined. Every metric is "higher is
-better". :func:`decide` passes a candidate when it meets every floor and no metric is worse
-than the current release's by more than ``max_drop``.
+better". :func:`decide` passes a candidate when it meets every floor, no metric is worse
+than the current release's by more than ``max_drop``, and no golden question's answer moved
+more than ``max_answer_drop`` further from its reference: a mean can hide one answer turned
+wrong (a poisoned log teaching a planted answer) while the others improve.
 """
 
 from __future__ import annotations
@@ -56,6 +58,15 @@ class EvalSets:
 
     def sizes(self) -> dict[str, int]:
         return {"dev": len(self.dev), "golden": len(self.golden), "oos": len(self.out_of_scope)}
+
+
+@dataclass(frozen=True)
+class ReleaseScores:
+    """What the gate measured of one release: its metrics, and per golden question how close
+    its answer came to the reference (cosine)."""
+
+    metrics: dict[str, float]
+    golden_answers: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -143,12 +154,13 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def evaluate_release(
     assistant: Assistant, release: ReleaseManifest | None, sets: EvalSets, *, answer_samples: int
-) -> dict[str, float]:
+) -> ReleaseScores:
     """Every gate metric of ``release``; nothing is logged, curated answers are not used."""
     from assistant.pipeline import abstains
 
     serving = assistant.serving_for(release)
     metrics: dict[str, float] = {}
+    golden_answers: dict[str, float] = {}
     for name, items in (("dev", sets.dev), ("golden", sets.golden)):
         with_docs = [item for item in items if item.doc_ids]
         if with_docs:
@@ -162,7 +174,13 @@ def evaluate_release(
             valid = [all(c.doc_id in documents for c in draft.citations) for draft in drafts]
             vectors = assistant.embedder.encode([draft.text for draft in drafts])
             references = assistant.embedder.encode([item.answer for item in with_answers])
-            metrics[f"{name}.answer_similarity"] = round(float(np.mean(_cosine(vectors, references))), 4)
+            similarity = _cosine(vectors, references)
+            metrics[f"{name}.answer_similarity"] = round(float(np.mean(similarity)), 4)
+            if name == "golden":
+                golden_answers = {
+                    item.question: round(float(value), 4)
+                    for item, value in zip(with_answers, similarity, strict=True)
+                }
             metrics[f"{name}.citations_valid"] = round(float(np.mean(valid)), 4)
             metrics[f"{name}.answered"] = round(float(np.mean(answered)), 4)
     if sets.out_of_scope:
@@ -171,31 +189,40 @@ def evaluate_release(
             for q in sets.out_of_scope
         ]
         metrics["oos.abstention"] = round(float(np.mean(declined)), 4)
-    return metrics
+    return ReleaseScores(metrics, golden_answers)
 
 
 # --- deciding ----------------------------------------------------------------------------------
 
 
 def decide(
-    candidate: dict[str, float],
-    current: dict[str, float] | None,
+    candidate: ReleaseScores,
+    current: ReleaseScores | None,
     *,
     floors: dict[str, float],
     max_drop: float,
+    max_answer_drop: float,
 ) -> Verdict:
-    """Pass when every floor is met and no metric fell more than ``max_drop`` below ``current``."""
+    """Pass when every floor is met, no metric fell more than ``max_drop`` below ``current``
+    and no golden answer's similarity to its reference fell more than ``max_answer_drop``."""
     reasons = []
     for metric, floor in sorted(floors.items()):
-        value = candidate.get(metric)
+        value = candidate.metrics.get(metric)
         if value is None:
             reasons.append(f"{metric} was not measured (floor {floor})")
         elif value < floor:
             reasons.append(f"{metric} {value:.3f} is below the floor {floor:.3f}")
-    for metric, before in sorted((current or {}).items()):
-        after = candidate.get(metric)
+    for metric, before in sorted((current.metrics if current else {}).items()):
+        after = candidate.metrics.get(metric)
         if after is not None and after < before - max_drop:
             reasons.append(f"{metric} fell from {before:.3f} to {after:.3f} (more than {max_drop:.3f})")
+    for question, before in (current.golden_answers if current else {}).items():
+        after = candidate.golden_answers.get(question)
+        if after is not None and after < before - max_answer_drop:
+            reasons.append(
+                f"golden answer to {question!r} moved away from its reference: similarity "
+                f"{before:.3f} -> {after:.3f} (more than {max_answer_drop:.3f})"
+            )
     return Verdict(passed=not reasons, reasons=reasons)
 
 
@@ -203,26 +230,33 @@ def gate_report(
     *,
     candidate_id: str,
     current_id: str | None,
-    candidate: dict[str, float],
-    current: dict[str, float] | None,
+    candidate: ReleaseScores,
+    current: ReleaseScores | None,
     verdict: Verdict,
     sets: EvalSets,
     floors: dict[str, float],
     max_drop: float,
+    max_answer_drop: float,
 ) -> dict[str, Any]:
     """The report stored with the run and the release: per metric both values, the verdict and why."""
-    names = sorted(set(candidate) | set(current or {}))
+    before = current or ReleaseScores({})
+
+    def pairs(now: dict[str, float], then: dict[str, float]) -> dict[str, dict[str, float | None]]:
+        return {
+            key: {"candidate": now.get(key), "current": then.get(key)} for key in sorted(set(now) | set(then))
+        }
+
     return {
         "candidate": candidate_id,
         "current": current_id,
         "verdict": "passed" if verdict.passed else "failed",
         "reasons": verdict.reasons,
-        "metrics": {
-            name: {"candidate": candidate.get(name), "current": (current or {}).get(name)} for name in names
-        },
+        "metrics": pairs(candidate.metrics, before.metrics),
+        "golden_answers": pairs(candidate.golden_answers, before.golden_answers),
         "sets": sets.sizes(),
         "floors": floors,
         "max_drop": max_drop,
+        "max_answer_drop": max_answer_drop,
     }
 
 

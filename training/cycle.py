@@ -404,7 +404,13 @@ def _gate(
     samples = settings.gate_answer_samples
     current = evaluate_release(assistant, parent, sets, answer_samples=samples)
     measured = evaluate_release(assistant, candidate, sets, answer_samples=samples)
-    verdict = decide(measured, current, floors=settings.gate_floors, max_drop=settings.gate_max_drop)
+    verdict = decide(
+        measured,
+        current,
+        floors=settings.gate_floors,
+        max_drop=settings.gate_max_drop,
+        max_answer_drop=settings.gate_max_answer_drop,
+    )
     return gate_report(
         candidate_id=candidate.id,
         current_id=parent.id,
@@ -414,4 +420,5 @@ def _gate(
         sets=sets,
         floors=settings.gate_floors,
         max_drop=settings.gate_max_drop,
+        max_answer_drop=settings.gate_max_answer_drop,
     )

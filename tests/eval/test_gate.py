@@ -6,7 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from eval.gate import EvalItem, EvalSets, GoldenSetError, decide, evaluate_release, load_golden, out_of_scope
+from eval.gate import (
+    EvalItem,
+    EvalSets,
+    GoldenSetError,
+    ReleaseScores,
+    decide,
+    evaluate_release,
+    load_golden,
+    out_of_scope,
+)
 
 
 def test_load_golden_csv_and_jsonl(tmp_path: Path) -> None:
@@ -48,7 +57,7 @@ def test_evaluate_release_measures_retrieval_answers_and_abstention(assistant) -
         ],
         out_of_scope=out_of_scope(20),
     )
-    metrics = evaluate_release(assistant, assistant.registry.current(), sets, answer_samples=5)
+    metrics = evaluate_release(assistant, assistant.registry.current(), sets, answer_samples=5).metrics
     assert metrics["dev.hit@1"] == 1.0 and metrics["dev.recall@5"] == 1.0 and metrics["dev.mrr"] == 1.0
     assert metrics["dev.answered"] == 1.0 and metrics["dev.citations_valid"] == 1.0
     assert 0.0 < metrics["dev.answer_similarity"] <= 1.0
@@ -61,13 +70,31 @@ def test_evaluate_release_measures_retrieval_answers_and_abstention(assistant) -
 
 
 def test_decide_floors_and_drops() -> None:
-    current = {"dev.hit@1": 0.80, "oos.abstention": 0.90}
-    assert decide({"dev.hit@1": 0.79, "oos.abstention": 0.95}, current, floors={}, max_drop=0.02).passed
+    current = ReleaseScores({"dev.hit@1": 0.80, "oos.abstention": 0.90})
+    passing = ReleaseScores({"dev.hit@1": 0.79, "oos.abstention": 0.95})
+    assert decide(passing, current, floors={}, max_drop=0.02, max_answer_drop=0.15).passed
     failed = decide(
-        {"dev.hit@1": 0.70, "oos.abstention": 0.95}, current, floors={"oos.abstention": 0.96}, max_drop=0.02
+        ReleaseScores({"dev.hit@1": 0.70, "oos.abstention": 0.95}),
+        current,
+        floors={"oos.abstention": 0.96},
+        max_drop=0.02,
+        max_answer_drop=0.15,
     )
     assert not failed.passed and len(failed.reasons) == 2
     assert any("fell from 0.800 to 0.700" in r for r in failed.reasons)
     assert any("below the floor" in r for r in failed.reasons)
-    missing = decide({}, None, floors={"golden.hit@1": 0.5}, max_drop=0.02)
+    missing = decide(
+        ReleaseScores({}), None, floors={"golden.hit@1": 0.5}, max_drop=0.02, max_answer_drop=0.15
+    )
     assert not missing.passed and "was not measured" in missing.reasons[0]
+
+
+def test_one_golden_answer_turned_wrong_fails_even_when_the_mean_holds() -> None:
+    """A poisoned adapter can improve one answer while it ruins another: the mean stays put."""
+    current = ReleaseScores({"golden.answer_similarity": 0.75}, {"refund?": 0.91, "password?": 0.59})
+    candidate = ReleaseScores({"golden.answer_similarity": 0.75}, {"refund?": 0.58, "password?": 0.92})
+    verdict = decide(candidate, current, floors={}, max_drop=0.02, max_answer_drop=0.15)
+    assert not verdict.passed
+    (reason,) = verdict.reasons
+    assert reason.startswith("golden answer to 'refund?' moved away") and "0.910 -> 0.580" in reason
+    assert decide(candidate, current, floors={}, max_drop=0.02, max_answer_drop=0.5).passed

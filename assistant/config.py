@@ -285,11 +285,11 @@ class Settings(BaseSettings):
     gate_max_drop: float = Field(
         0.02, ge=0.0, description="The gate fails a candidate when any metric falls more than this."
     )
-    gate_max_answer_drop: float = Field(
-        0.15,
+    gate_max_answer_drop: float | None = Field(
+        None,
         ge=0.0,
-        description="The gate also fails a candidate whose answer to any golden question moves this much "
-        "further from its reference (cosine).",
+        description="When set (e.g. 0.15), the gate also fails a candidate whose answer to any golden "
+        "question moves this much further from its reference (cosine): for golden sets of must-keep answers.",
     )
     gate_floors: dict[str, float] = Field(
         default_factory=dict,
@@ -302,6 +302,11 @@ class Settings(BaseSettings):
         300, ge=0, description="Out-of-scope questions the gate checks abstention on."
     )
     cycle_activate: bool = Field(True, description="Activate a candidate that passes the gate.")
+    cycle_retrieval_fallback: bool = Field(
+        True,
+        description="When a candidate with a new adapter fails the gate, gate a second one with its "
+        "retrieval and the active release's adapter.",
+    )
     cycle_lock_stale_minutes: float = Field(
         30.0, gt=0, description="A cycle lock without a heartbeat for this long was left by a crash."
     )

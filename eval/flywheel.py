@@ -329,6 +329,10 @@ def simulate(corpus_name: str, config: SimulationConfig, home: Path, *, progress
             "verdict": result.verdict,
             "gate_reasons": (result.report or {}).get("reasons", []),
             "promoted": result.activated,
+            "retrieval_only": bool(
+                result.candidate_release
+                and "retrieval_only_of" in registry.get(result.candidate_release).notes
+            ),
             "stream": stream,
             "lead": lead,
             "dataset_counts": (result.dataset or {}).get("counts"),
@@ -389,7 +393,11 @@ def table(report: dict[str, Any]) -> str:
             str(row["cycle"]),
             "base"
             if row["cycle"] == 0
-            else ("yes" if row["promoted"] else f"no ({row['verdict'] or row['status']})"),
+            else (
+                ("yes, retrieval only" if row.get("retrieval_only") else "yes")
+                if row["promoted"]
+                else f"no ({row['verdict'] or row['status']})"
+            ),
         ]
         cells += ["" if test.get(key) is None else f"{test[key]:.3f}" for key, _ in TABLE_METRICS]
         stream, lead = row.get("stream"), row.get("lead")

@@ -7,10 +7,12 @@ and/or ``answer``), and out-of-scope questions (CLINC150, shipped in ``eval/data
 Metrics, per set: retrieval ``hit@1``, ``recall@5`` and ``mrr`` (ranx); for answers, similarity
 to the reference (embedding cosine), the share with valid citations, and the share answered;
 ``oos.abstention``, the share of out-of-scope questions declined. Every metric is "higher is
-better". :func:`decide` passes a candidate when it meets every floor, no metric is worse
-than the current release's by more than ``max_drop``, and no golden question's answer moved
-more than ``max_answer_drop`` further from its reference: a mean can hide one answer turned
-wrong (a poisoned log teaching a planted answer) while the others improve.
+better". :func:`decide` passes a candidate when it meets every floor and no metric is worse
+than the current release's by more than ``max_drop`` *and* by more than sampling noise explains
+(twice the standard error of the paired per-question differences: on 8 answered questions one
+answer more declined moves a share by 0.125, which says little). Optionally, no golden
+question's answer may move more than ``max_answer_drop`` further from its reference: a mean can
+hide one answer turned wrong (a poisoned log teaching a planted answer) while others improve.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from eval.metrics import retrieval_metrics
+from eval.metrics import retrieval_per_query
 
 if TYPE_CHECKING:
     from assistant.pipeline import Assistant
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
 OUT_OF_SCOPE = Path(__file__).parent / "data" / "clinc150_out_of_scope.jsonl"
 RETRIEVAL_K = 10
 GATED_RETRIEVAL = ("hit@1", "recall@5", "mrr")
+NOISE_Z = 2.0  # a drop must exceed this many standard errors of the paired differences to count
 
 
 class GoldenSetError(ValueError):
@@ -67,6 +71,7 @@ class ReleaseScores:
 
     metrics: dict[str, float]
     golden_answers: dict[str, float] = field(default_factory=dict)
+    per_question: dict[str, list[float]] = field(default_factory=dict)  # metric -> value per question
 
 
 @dataclass(frozen=True)
@@ -138,14 +143,19 @@ def out_of_scope(limit: int | None = None) -> list[str]:
 # --- evaluating one release --------------------------------------------------------------------
 
 
-def retrieval_scores(retriever: Retriever, items: Sequence[EvalItem]) -> dict[str, float]:
-    """hit@1, recall@5, MRR and nDCG@10 of ``retriever`` on ``items`` (each with ``doc_ids``)."""
-    qrels = {f"q{i}": {doc: 1 for doc in item.doc_ids} for i, item in enumerate(items)}
+def retrieval_per_item(retriever: Retriever, items: Sequence[EvalItem]) -> dict[str, list[float]]:
+    """hit@1, recall@5, MRR and nDCG@10 of ``retriever`` on each of ``items`` (with ``doc_ids``), in order."""
+    qrels = {f"q{i:07d}": {doc: 1 for doc in item.doc_ids} for i, item in enumerate(items)}
     run = {}
     for i, item in enumerate(items):
         hits = retriever.search(item.question, RETRIEVAL_K).hits
-        run[f"q{i}"] = {hit.chunk.doc_id: hit.score for hit in hits}
-    return retrieval_metrics(qrels, run)
+        run[f"q{i:07d}"] = {hit.chunk.doc_id: hit.score for hit in hits}
+    return retrieval_per_query(qrels, run)
+
+
+def retrieval_scores(retriever: Retriever, items: Sequence[EvalItem]) -> dict[str, float]:
+    """hit@1, recall@5, MRR and nDCG@10 of ``retriever`` on ``items``, averaged."""
+    return {name: float(np.mean(values)) for name, values in retrieval_per_item(retriever, items).items()}
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -159,37 +169,49 @@ def evaluate_release(
     from assistant.pipeline import abstains
 
     serving = assistant.serving_for(release)
-    metrics: dict[str, float] = {}
+    per_question: dict[str, list[float]] = {}
     golden_answers: dict[str, float] = {}
     for name, items in (("dev", sets.dev), ("golden", sets.golden)):
         with_docs = [item for item in items if item.doc_ids]
         if with_docs:
-            scores = retrieval_scores(serving.retriever, with_docs)
-            metrics.update({f"{name}.{key}": round(scores[key], 4) for key in GATED_RETRIEVAL})
+            scores = retrieval_per_item(serving.retriever, with_docs)
+            per_question.update({f"{name}.{key}": scores[key] for key in GATED_RETRIEVAL})
         with_answers = [item for item in items if item.answer][:answer_samples]
         if with_answers:
             drafts = [assistant.answer_unlogged(item.question, release=release) for item in with_answers]
             documents = serving.retriever.snapshot.documents
-            answered = [not draft.abstained for draft in drafts]
-            valid = [all(c.doc_id in documents for c in draft.citations) for draft in drafts]
             vectors = assistant.embedder.encode([draft.text for draft in drafts])
             references = assistant.embedder.encode([item.answer for item in with_answers])
-            similarity = _cosine(vectors, references)
-            metrics[f"{name}.answer_similarity"] = round(float(np.mean(similarity)), 4)
+            similarity = [float(value) for value in _cosine(vectors, references)]
+            per_question[f"{name}.answer_similarity"] = similarity
+            per_question[f"{name}.citations_valid"] = [
+                float(all(c.doc_id in documents for c in draft.citations)) for draft in drafts
+            ]
+            per_question[f"{name}.answered"] = [float(not draft.abstained) for draft in drafts]
             if name == "golden":
                 golden_answers = {
-                    item.question: round(float(value), 4)
+                    item.question: round(value, 4)
                     for item, value in zip(with_answers, similarity, strict=True)
                 }
-            metrics[f"{name}.citations_valid"] = round(float(np.mean(valid)), 4)
-            metrics[f"{name}.answered"] = round(float(np.mean(answered)), 4)
     if sets.out_of_scope:
-        declined = [
-            abstains(serving.retriever.search(q, assistant.settings.top_k), assistant.settings.min_confidence)
+        per_question["oos.abstention"] = [
+            float(
+                abstains(
+                    serving.retriever.search(q, assistant.settings.top_k), assistant.settings.min_confidence
+                )
+            )
             for q in sets.out_of_scope
         ]
-        metrics["oos.abstention"] = round(float(np.mean(declined)), 4)
-    return ReleaseScores(metrics, golden_answers)
+    metrics = {name: round(float(np.mean(values)), 4) for name, values in per_question.items()}
+    return ReleaseScores(metrics, golden_answers, per_question)
+
+
+def paired_noise(candidate: Sequence[float], current: Sequence[float]) -> float:
+    """``NOISE_Z`` standard errors of the mean per-question difference (0 without two pairs)."""
+    if len(candidate) != len(current) or len(candidate) < 2:
+        return 0.0
+    differences = np.asarray(candidate) - np.asarray(current)
+    return NOISE_Z * float(np.std(differences, ddof=1)) / math.sqrt(len(differences))
 
 
 # --- deciding ----------------------------------------------------------------------------------
@@ -201,10 +223,11 @@ def decide(
     *,
     floors: dict[str, float],
     max_drop: float,
-    max_answer_drop: float,
+    max_answer_drop: float | None = None,
 ) -> Verdict:
-    """Pass when every floor is met, no metric fell more than ``max_drop`` below ``current``
-    and no golden answer's similarity to its reference fell more than ``max_answer_drop``."""
+    """Pass when every floor is met, no metric fell below ``current`` by more than ``max_drop``
+    and the sampling noise, and (when ``max_answer_drop`` is set) no golden answer's similarity
+    to its reference fell more than ``max_answer_drop``."""
     reasons = []
     for metric, floor in sorted(floors.items()):
         value = candidate.metrics.get(metric)
@@ -212,11 +235,16 @@ def decide(
             reasons.append(f"{metric} was not measured (floor {floor})")
         elif value < floor:
             reasons.append(f"{metric} {value:.3f} is below the floor {floor:.3f}")
-    for metric, before in sorted((current.metrics if current else {}).items()):
+    previous = current or ReleaseScores({})
+    for metric, before in sorted(previous.metrics.items()):
         after = candidate.metrics.get(metric)
-        if after is not None and after < before - max_drop:
-            reasons.append(f"{metric} fell from {before:.3f} to {after:.3f} (more than {max_drop:.3f})")
-    for question, before in (current.golden_answers if current else {}).items():
+        if after is None or after >= before - max_drop:
+            continue
+        noise = paired_noise(candidate.per_question.get(metric, []), previous.per_question.get(metric, []))
+        if before - after > noise:
+            allowed = f"more than {max_drop:.3f}" + (f" and the noise, {noise:.3f}" if noise else "")
+            reasons.append(f"{metric} fell from {before:.3f} to {after:.3f} ({allowed})")
+    for question, before in previous.golden_answers.items() if max_answer_drop is not None else ():
         after = candidate.golden_answers.get(question)
         if after is not None and after < before - max_answer_drop:
             reasons.append(
@@ -236,7 +264,7 @@ def gate_report(
     sets: EvalSets,
     floors: dict[str, float],
     max_drop: float,
-    max_answer_drop: float,
+    max_answer_drop: float | None,
 ) -> dict[str, Any]:
     """The report stored with the run and the release: per metric both values, the verdict and why."""
     before = current or ReleaseScores({})

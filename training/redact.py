@@ -104,15 +104,19 @@ def _cards(text: str) -> Iterable[Span]:
 
 
 def _ibans(text: str) -> Iterable[Span]:
-    for match in _IBAN.finditer(text):
-        # The pattern may run on into following words ("… 0130 00 THANKS"): take the longest
-        # prefix ending at a space (or the whole match) that is a valid IBAN.
+    position = 0
+    while match := _IBAN.search(text, position):
+        # The pattern may run on into following words ("… 0130 00 THANKS", even a second IBAN):
+        # take the longest prefix ending at a space (or the whole match) that is a valid IBAN,
+        # then look again right after it.
         candidate = match.group()
         ends = [len(candidate)] + [i for i in range(len(candidate) - 1, 0, -1) if candidate[i] == " "]
-        for end in ends:
-            if _iban.is_valid(candidate[:end]):
-                yield Span(match.start(), match.start() + end, "IBAN", candidate[:end])
-                break
+        end = next((end for end in ends if _iban.is_valid(candidate[:end])), None)
+        if end is None:
+            position = match.start() + 1
+            continue
+        yield Span(match.start(), match.start() + end, "IBAN", candidate[:end])
+        position = match.start() + end
 
 
 def _phones(text: str, regions: tuple[str, ...]) -> Iterable[Span]:
@@ -130,15 +134,23 @@ def find_pii(text: str, *, region: str | Iterable[str] = DEFAULT_REGIONS) -> lis
 
     ``region`` is the default region (or several, comma-separated) for phone numbers written
     without a country code, e.g. ``"US"`` or ``"GB,DE"``; numbers with ``+`` are found anyway.
-    Cards and IBANs win over phone numbers and emails where they overlap (checksums are
-    stronger evidence than a pattern).
+    Cards and IBANs win over emails where they overlap (checksums are stronger evidence than a
+    pattern); phone numbers are looked for last, in the text with those already replaced, so a
+    second pass over the redacted text finds nothing new.
     """
-    candidates = [*_cards(text), *_ibans(text), *_emails(text), *_phones(text, _regions(region))]
-    order = {"CARD": 0, "IBAN": 1, "EMAIL": 2, "PHONE": 3}
+    candidates = [*_cards(text), *_ibans(text), *_emails(text)]
+    order = {"CARD": 0, "IBAN": 1, "EMAIL": 2}
     chosen: list[Span] = []
     for span in sorted(candidates, key=lambda s: (order[s.kind], s.start, -s.end)):
         if all(span.end <= other.start or span.start >= other.end for other in chosen):
             chosen.append(span)
+    masked = text
+    for span in chosen:  # the placeholder, padded or cut to the span's length: offsets stay put
+        filler = span.placeholder[: span.end - span.start].ljust(span.end - span.start)
+        masked = masked[: span.start] + filler + masked[span.end :]
+    for span in _phones(masked, _regions(region)):
+        if all(span.end <= other.start or span.start >= other.end for other in chosen):
+            chosen.append(Span(span.start, span.end, "PHONE", text[span.start : span.end]))
     return sorted(chosen, key=lambda s: s.start)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import phonenumbers
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from stdnum import iban, luhn
 
@@ -76,6 +76,8 @@ def test_embedded_pii_is_removed(before: str, secret: str, after: str) -> None:
 
 
 @given(parts=st.lists(st.tuples(filler, pii), min_size=1, max_size=4), tail=plain)
+# found by the dev profile: the first IBAN's match ran on ("A hello DE36 …") over the second
+@example(parts=[(" hello ", "DE36000000000000000000"), ("A hello ", "DE36 0000 0000 0000 0000 00")], tail="")
 def test_every_piece_of_pii_is_removed(parts: list[tuple[str, str]], tail: str) -> None:
     text = "".join(f"{before}{secret} " for before, secret in parts) + tail
     redacted = redact(text)
@@ -95,6 +97,7 @@ def test_text_without_pii_is_unchanged(text: str) -> None:
 
 
 @given(text=st.text(max_size=300) | st.lists(st.one_of(pii, st.text(max_size=20)), max_size=6).map(" ".join))
+@example(text="+2 0200000000 2000000000008")  # the phone hid behind the card until it was replaced
 def test_redaction_is_idempotent(text: str) -> None:
     once = redact(text)
     assert redact(once) == once

@@ -34,7 +34,6 @@ def save_feedback(
         event_id, created = record_feedback_and_flag(
             assistant.store,
             assistant.settings,
-            assistant.embedder,
             interaction_id=interaction_id,
             rating=rating,
             resolution=resolution,

@@ -145,7 +145,6 @@ def flag_interaction(
 def record_feedback_and_flag(
     store: Store,
     settings: Settings,
-    embedder: Embedder | None = None,
     *,
     interaction_id: str,
     rating: str | None = None,
@@ -158,6 +157,8 @@ def record_feedback_and_flag(
 
     What every channel (API, widget, Slack, CLI) calls for a vote or an outcome. Raises
     ``LookupError`` for an unknown interaction and ``ValueError`` for invalid or conflicting feedback.
+    Clusters are not recomputed here (that is O(open flags²) inside the write transaction, and it
+    held up every vote under load): the queue's readers call :func:`recluster` first.
     """
     from assistant.store import repository
 
@@ -175,9 +176,7 @@ def record_feedback_and_flag(
         for other in burst:
             if other != row.interaction_id:
                 flag_interaction(session, other, settings, vote_burst=True)
-        flag_interaction(
-            session, row.interaction_id, settings, embedder, vote_burst=row.interaction_id in burst
-        )
+        flag_interaction(session, row.interaction_id, settings, vote_burst=row.interaction_id in burst)
         return row.id, created
 
 

@@ -45,7 +45,6 @@ def on_feedback_button(ack, body: dict, action: dict, context) -> None:
         _, created = record_feedback_and_flag(
             deps.store,
             deps.settings,
-            deps.assistant.embedder,
             interaction_id=interaction_id,
             rating=rating,
             resolution=resolution,

@@ -304,8 +304,8 @@ class Settings(BaseSettings):
     cycle_activate: bool = Field(True, description="Activate a candidate that passes the gate.")
     cycle_retrieval_fallback: bool = Field(
         True,
-        description="When a candidate with a new adapter fails the gate, gate a second one with its "
-        "retrieval and the active release's adapter.",
+        description="When a candidate with a new adapter and a tuned retriever fails the gate, gate a "
+        "second one with its retrieval and the active release's adapter.",
     )
     cycle_lock_stale_minutes: float = Field(
         30.0, gt=0, description="A cycle lock without a heartbeat for this long was left by a crash."

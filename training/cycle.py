@@ -210,7 +210,13 @@ def _cycle(
     run.stage("gate")
     gate = _Gate(settings, store, registry, parent, build, embedder)
     report = _judge(gate, registry, candidate, run)
-    if report["verdict"] == "failed" and settings.cycle_retrieval_fallback and adapter == ADAPTER_DIR:
+    retrieval_changed = candidate.embedder != parent.embedder  # a tuned embedder: a new index too
+    if (
+        report["verdict"] == "failed"
+        and settings.cycle_retrieval_fallback
+        and adapter == ADAPTER_DIR
+        and retrieval_changed
+    ):
         # the new adapter may be what failed: keep the better retrieval with the parent's adapter
         run.stage("release")
         candidate = _retrieval_only(registry, candidate, parent)

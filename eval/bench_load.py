@@ -222,7 +222,7 @@ def start_server(home: Path, args, max_generations: int) -> tuple[subprocess.Pop
     env = {**os.environ, "ASSISTANT_MAX_CONCURRENT_GENERATIONS": str(max_generations)}
     command = [sys.executable, "-m", "eval.load_server", "--home", str(home), "--port", str(port)]
     command += ["--model", args.model, "--ttft", str(args.ttft), "--token-delay", str(args.token_delay)]
-    command += ["--tokens", str(args.tokens)]
+    command += ["--tokens", str(args.tokens), "--workers", str(args.workers)]
     log_path = args.server_log or home.parent / "server.log"
     with log_path.open("wb") as log:
         server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -263,6 +263,7 @@ def run(args) -> dict:
         "think_s": [args.think_min, args.think_max],
         "duration_s": args.duration,
         "max_concurrent_generations": max_generations,
+        "server_workers": args.workers,
         "cpus": os.cpu_count(),
         "levels": {},
     }
@@ -303,6 +304,7 @@ def main() -> None:
             "--ttft": {"type": float, "default": 0.2, "help": "fake: seconds to the first token"},
             "--token-delay": {"type": float, "default": 0.02, "help": "fake: seconds between tokens"},
             "--tokens": {"type": int, "default": 40, "help": "fake: tokens per answer"},
+            "--workers": {"type": int, "default": 1, "help": "server processes (replicas on one port)"},
             "--max-generations": {"type": int, "help": "server's generation limit (fake: 0, real: 4)"},
             "--feedback-rate": {"type": float, "default": 200.0, "help": "0 skips the feedback phase"},
             "--feedback-duration": {"type": float, "default": 30.0},

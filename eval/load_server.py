@@ -5,18 +5,25 @@ delay and length, no compute), so what is measured beyond those is the server's 
 ``--model real`` serves the default model as ``assistant serve`` does. Only the load benchmark
 uses this module; nothing here is part of the product.
 
-Run: ``python -m eval.load_server --home DIR --port N [--model fake|real] [--ttft 0.2] ...``
+``--workers N`` runs N server processes on one port (uvicorn's workers, the kernel spreads
+connections), as N replicas sharing one store would; the help centre is ingested once first.
+
+Run: ``python -m eval.load_server --home DIR --port N [--model fake|real] [--workers 1] [--ttft 0.2] ...``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 
 from assistant.api.app import create_app
 from assistant.config import Settings
@@ -61,7 +68,10 @@ def build(args: argparse.Namespace) -> Assistant:
     return assistant
 
 
-def main() -> None:
+ARGV_VARIABLE = "ASSISTANT_LOAD_SERVER_ARGV"  # how the command line reaches uvicorn's worker processes
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--home", type=Path, required=True)
     parser.add_argument("--port", type=int, required=True)
@@ -69,10 +79,31 @@ def main() -> None:
     parser.add_argument("--ttft", type=float, default=0.2, help="fake: seconds to the first token")
     parser.add_argument("--token-delay", type=float, default=0.02, help="fake: seconds between tokens")
     parser.add_argument("--tokens", type=int, default=40, help="fake: tokens per answer")
-    args = parser.parse_args()
+    parser.add_argument("--workers", type=int, default=1, help="server processes on the port")
+    return parser.parse_args(argv)
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker process (``--workers`` > 1), built from the parent's command line."""
+    return create_app(build(parse(json.loads(os.environ[ARGV_VARIABLE]))))
+
+
+def main() -> None:
+    args = parse()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(build(args))
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+    if args.workers == 1:
+        uvicorn.run(create_app(build(args)), host="127.0.0.1", port=args.port, log_level="warning")
+        return
+    build(args).store.close()  # ingests the help centre once, before the workers race to
+    os.environ[ARGV_VARIABLE] = json.dumps(sys.argv[1:])
+    uvicorn.run(
+        "eval.load_server:worker_app",
+        factory=True,
+        workers=args.workers,
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+    )
 
 
 if __name__ == "__main__":

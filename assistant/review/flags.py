@@ -6,9 +6,10 @@ questions are near-duplicates and recomputes their priority.
 
 :func:`record_feedback_and_flag` also watches for coordinated voting: when
 ``settings.vote_burst_voters`` distinct voters 👍 generated answers with the same text within
-``settings.vote_burst_minutes``, every such interaction is flagged ``vote_burst`` (one indexed
-query per 👍, on the feedback time index). The reason sticks while the flag is open; a lead who
-rejects the item keeps it out of every training set.
+``settings.vote_burst_minutes``, every such interaction is flagged ``vote_burst`` (a voter
+count per 👍 that stops at the threshold; the window is scanned only when a vote completes a
+burst). The reason sticks while the flag is open; a lead who rejects the item keeps it out of
+every training set.
 """
 
 from __future__ import annotations
@@ -19,17 +20,19 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Row, Select, String, and_, cast, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from assistant.config import Settings
 from assistant.store.models import FeedbackRow, FlagRow, InteractionRow, utcnow
+from assistant.store.repository import record_feedback
 
 if TYPE_CHECKING:
     from assistant.retrieval.embedder import Embedder
     from assistant.store import Store
 
+RECENT_VOTES_PER_VOTER = 4  # how many of the newest votes per wanted voter a burst check reads first
 NEGATIVE_REASONS = ("thumbs_down", "escalated", "unresolved", "guarded")
 VOTE_BURST = "vote_burst"
 GUARDED = "guarded"  # the output guard withheld a prompt leak or removed a link off the allow-list
@@ -47,12 +50,16 @@ def compute_reasons(
     *,
     abstained: bool,
     confidence: float,
-    feedback: Sequence[FeedbackRow],
+    feedback: Sequence[FeedbackRow | Row[tuple[str | None, str | None]]],
     settings: Settings,
     vote_burst: bool = False,
     guarded: bool = False,
 ) -> list[str]:
-    """The reasons an interaction deserves review, in a fixed order (empty: it does not)."""
+    """The reasons an interaction deserves review, in a fixed order (empty: it does not).
+
+    ``feedback``: the interaction's feedback events, or anything with their ``rating`` and
+    ``resolution`` (e.g. the distinct pairs :func:`flag_interaction` reads).
+    """
     found: set[str] = {VOTE_BURST} if vote_burst else set()
     if guarded:
         found.add(GUARDED)
@@ -106,7 +113,7 @@ def flag_interaction(
     reasons = compute_reasons(
         abstained=interaction.abstained,
         confidence=interaction.confidence,
-        feedback=_feedback(session, interaction_id),
+        feedback=_outcomes(session, interaction_id),
         settings=settings,
         vote_burst=vote_burst or (flag is not None and VOTE_BURST in flag.reasons),
         guarded=guarded or (flag is not None and GUARDED in flag.reasons),
@@ -142,6 +149,16 @@ def flag_interaction(
     return flag
 
 
+_FLAGGING_COLUMNS = (
+    InteractionRow.answer,
+    InteractionRow.abstained,
+    InteractionRow.confidence,
+    InteractionRow.curated_answer_id,
+    InteractionRow.user_id,
+    InteractionRow.conversation_id,
+)
+
+
 def record_feedback_and_flag(
     store: Store,
     settings: Settings,
@@ -160,10 +177,11 @@ def record_feedback_and_flag(
     Clusters are not recomputed here (that is O(open flags²) inside the write transaction, and it
     held up every vote under load): the queue's readers call :func:`recluster` first.
     """
-    from assistant.store import repository
-
     with store.session() as session:
-        row, created = repository.record_feedback(
+        # Flagging reads a few scalars of the interaction, never its prompt or JSON columns (the
+        # bulk of the row): load just those; the gets below reuse this object.
+        session.get(InteractionRow, interaction_id, options=[load_only(*_FLAGGING_COLUMNS)])
+        row, created = record_feedback(
             session,
             interaction_id=interaction_id,
             rating=rating,
@@ -172,7 +190,7 @@ def record_feedback_and_flag(
             voter=voter,
             idempotency_key=idempotency_key,
         )
-        burst = _vote_burst(session, row.interaction_id, settings) if created and rating == "up" else []
+        burst = _vote_burst(session, row, settings) if created and rating == "up" else []
         for other in burst:
             if other != row.interaction_id:
                 flag_interaction(session, other, settings, vote_burst=True)
@@ -180,52 +198,108 @@ def record_feedback_and_flag(
         return row.id, created
 
 
-def _vote_burst(session: Session, interaction_id: str, settings: Settings) -> list[str]:
-    """The interactions a 👍 on ``interaction_id`` shows to be in a vote burst that still need the flag.
+def _vote_burst(session: Session, vote: FeedbackRow, settings: Settings) -> list[str]:
+    """The interactions a new 👍 shows to be in a vote burst, to flag ``vote_burst`` now.
 
     A burst: at least ``vote_burst_voters`` distinct voters (the voter given, else the asker,
     else the conversation) rated generated answers with this text 👍 within the last
-    ``vote_burst_minutes``. One query, driven by the index on the feedback time; it returns the
-    burst's interactions whose flag is missing or open without the reason (reviewed flags stand).
-    Curated and abstained answers are never a burst (a lead wrote them, or nothing was said).
+    ``vote_burst_minutes``. An attack means thousands of votes in the window and every one
+    runs this, so the window is scanned in full only when this vote completes a burst (the
+    other voters were one short): then every interaction of the burst still missing the reason
+    is returned (open flags without it, or none; reviewed flags stand). While a burst goes on,
+    a vote returns only its own interaction, found by a voter count that stops at the
+    threshold. Curated and abstained answers are never a burst (a lead wrote them, or nothing
+    was said).
     """
-    interaction = session.get(InteractionRow, interaction_id)
+    interaction = session.get(InteractionRow, vote.interaction_id)
     if interaction is None or interaction.curated_answer_id or interaction.abstained:
         return []
     since = utcnow() - timedelta(minutes=settings.vote_burst_minutes)
-    query = (
-        select(
-            FeedbackRow.interaction_id,
-            FeedbackRow.voter,
-            InteractionRow.user_id,
-            InteractionRow.conversation_id,
-            FlagRow.status,
-            FlagRow.reasons,
+
+    def votes(column: Any) -> Select:
+        return (
+            select(column)
+            .select_from(FeedbackRow)
+            .join(InteractionRow, InteractionRow.id == FeedbackRow.interaction_id)
+            .where(
+                FeedbackRow.created_at >= since,
+                FeedbackRow.rating == "up",
+                InteractionRow.answer == interaction.answer,
+                InteractionRow.curated_answer_id.is_(None),
+            )
         )
-        .join(InteractionRow, InteractionRow.id == FeedbackRow.interaction_id)
-        .outerjoin(FlagRow, FlagRow.interaction_id == FeedbackRow.interaction_id)
-        .where(
-            FeedbackRow.created_at >= since,
-            FeedbackRow.rating == "up",
-            InteractionRow.answer == interaction.answer,
-            InteractionRow.curated_answer_id.is_(None),
-        )
+
+    voter = func.coalesce(
+        FeedbackRow.voter,
+        literal("user:") + InteractionRow.user_id,
+        literal("conversation:") + InteractionRow.conversation_id,
     )
-    rows = session.execute(query).all()
-    voters = {v or (f"user:{user}" if user else f"conversation:{conv}") for _, v, user, conv, _, _ in rows}
-    if len(voters) < settings.vote_burst_voters:
+    other_votes = votes(voter).where(FeedbackRow.id != vote.id)
+    if len(_voters(session, other_votes, settings.vote_burst_voters)) >= settings.vote_burst_voters:
+        return [vote.interaction_id]  # the burst was complete before this vote
+    _serialize_burst_checks(session, interaction.answer)
+    others = _voters(session, other_votes, settings.vote_burst_voters)  # a vote may have committed since
+    if len(others) >= settings.vote_burst_voters:
+        return [vote.interaction_id]
+    user, conversation = interaction.user_id, interaction.conversation_id
+    this_voter = vote.voter or (f"user:{user}" if user else f"conversation:{conversation}")
+    if len(others | {this_voter}) < settings.vote_burst_voters:
         return []
-    pending = {
-        found
-        for found, _, _, _, status, reasons in rows
-        if status is None or (status == "open" and VOTE_BURST not in (reasons or []))
-    }
-    return sorted(pending)
+    needs_flag = or_(
+        FlagRow.id.is_(None),
+        and_(
+            FlagRow.status == "open",
+            ~cast(FlagRow.reasons, String).contains(f'"{VOTE_BURST}"', autoescape=True),
+        ),
+    )
+    pending = (
+        votes(FeedbackRow.interaction_id)
+        .outerjoin(FlagRow, FlagRow.interaction_id == FeedbackRow.interaction_id)
+        .where(needs_flag)
+        .distinct()
+    )
+    return sorted(session.scalars(pending))
 
 
-def _feedback(session: Session, interaction_id: str) -> list[FeedbackRow]:
-    query = select(FeedbackRow).where(FeedbackRow.interaction_id == interaction_id).order_by(FeedbackRow.id)
-    return list(session.scalars(query))
+def _voters(session: Session, votes: Select, enough: int) -> set[str]:
+    """The distinct voters of ``votes`` (a select of voter keys), stopping once ``enough`` are found.
+
+    The newest votes are read first, a few per voter wanted: during a burst of distinct
+    voters that settles it in one short, index-ordered read. Only when those rows repeat
+    voters is the whole window read (PostgreSQL sorts it all for ``DISTINCT``).
+    """
+    rows_read = RECENT_VOTES_PER_VOTER * enough
+    recent = session.scalars(votes.order_by(FeedbackRow.created_at.desc()).limit(rows_read)).all()
+    found = set(recent)
+    if len(found) >= enough or len(recent) < rows_read:
+        return found
+    return set(session.scalars(votes.distinct().limit(enough)))
+
+
+def _serialize_burst_checks(session: Session, answer: str) -> None:
+    """Make the checks that may complete a burst of ``answer`` wait for each other's commits.
+
+    Else two votes committing together could each count the other's voter as missing, and the
+    interactions they saw would never get the reason. SQLite transactions already run one at
+    a time (``BEGIN IMMEDIATE``); on PostgreSQL a transaction-level advisory lock per answer
+    text does it.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(answer, 0))))
+
+
+def _outcomes(session: Session, interaction_id: str) -> Sequence[Row[tuple[str | None, str | None]]]:
+    """The distinct (rating, resolution) pairs of one interaction's feedback: all flagging needs.
+
+    Not the events themselves: a popular (or attacked) answer has thousands of 👍, and every
+    new vote re-flags it.
+    """
+    query = (
+        select(FeedbackRow.rating, FeedbackRow.resolution)
+        .where(FeedbackRow.interaction_id == interaction_id)
+        .distinct()
+    )
+    return session.execute(query).all()
 
 
 @dataclass(frozen=True)

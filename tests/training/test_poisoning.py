@@ -14,6 +14,7 @@ from assistant.pipeline import Assistant
 from assistant.review import flags as flags_module
 from assistant.review.actions import review
 from assistant.review.flags import VOTE_BURST, list_flags
+from assistant.store import repository
 from assistant.store.models import FlagRow, utcnow
 from tests.training.poisoning import (
     ATTACKERS,
@@ -45,6 +46,13 @@ def sft_weights(result) -> tuple[float, float]:
     rows = [row for split in ("train", "dev") for row in loaded[split]]
     evil = sum(row["weight"] for row in rows if is_planted(row["completion"][-1]["content"]))
     return evil, sum(row["weight"] for row in rows)
+
+
+def travel_past_the_window(assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From now on, votes are logged and counted just over one burst window later."""
+    later = utcnow() + timedelta(minutes=assistant.settings.vote_burst_minutes, seconds=1)
+    monkeypatch.setattr(flags_module, "utcnow", lambda: later)
+    monkeypatch.setattr(repository, "utcnow", lambda: later)
 
 
 def burst_flags(assistant: Assistant) -> set[str]:
@@ -117,8 +125,7 @@ def test_votes_below_the_threshold_or_outside_the_window_flag_nothing(
         assert not session.query(FlagRow).filter(FlagRow.interaction_id.in_(normal["popular"])).count()
 
     # the 20th voter, but the first 19 voted more than the window ago: still no burst
-    later = utcnow() + timedelta(minutes=assistant.settings.vote_burst_minutes, seconds=1)
-    monkeypatch.setattr(flags_module, "utcnow", lambda: later)
+    travel_past_the_window(assistant, monkeypatch)
     late = replay(assistant, normal["popular"][0], ["Password reset, late?"], [POPULAR_ANSWER], "late")
     upvote(assistant, late, "late-fan")
     assert burst_flags(assistant) == set()
@@ -132,6 +139,32 @@ def test_the_twentieth_voter_flags_all_twenty(assistant: Assistant) -> None:
     with assistant.store.session() as session:
         flag = session.query(FlagRow).filter(FlagRow.interaction_id == extra[0]).one()
         assert flag.reasons == [VOTE_BURST] and flag.priority >= 2.0
+
+
+def test_once_a_burst_is_complete_each_new_vote_flags_its_own_answer(assistant: Assistant) -> None:
+    normal = normal_log(assistant)
+    first = replay(assistant, normal["popular"][0], ["Password reset, one more?"], [POPULAR_ANSWER], "more")
+    upvote(assistant, first, "fan-20")
+    later = replay(assistant, normal["popular"][0], ["Password reset, again?"], [POPULAR_ANSWER], "again")
+    upvote(assistant, later, "fan-21")
+    assert burst_flags(assistant) == set(normal["popular"] + first + later)
+
+
+def test_a_burst_that_forms_again_after_the_window_flags_every_new_answer(
+    assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The vote completing the second burst lands on an answer flagged in the first one."""
+    normal = normal_log(assistant)
+    first = replay(assistant, normal["popular"][0], ["Password reset, one more?"], [POPULAR_ANSWER], "more")
+    upvote(assistant, first, "fan-20")
+    travel_past_the_window(assistant, monkeypatch)
+    questions = [f"Password reset, round two ({n})?" for n in range(POPULAR)]
+    second = replay(assistant, normal["popular"][0], questions, [POPULAR_ANSWER] * POPULAR, "second")
+    upvote(assistant, second, "second-fan")  # 19 voters in the new window: one short
+    with assistant.store.session() as session:
+        assert not session.query(FlagRow).filter(FlagRow.interaction_id.in_(second)).count()
+    upvote(assistant, first, "returning-fan")  # the 20th, on an answer the first burst flagged
+    assert burst_flags(assistant) == set(normal["popular"] + first + second)
 
 
 def test_dataset_config_reads_the_answer_cap_from_the_settings(settings) -> None:

@@ -66,7 +66,12 @@ def make_engine(url: str) -> Engine:
         path = _sqlite_file(url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        # One pooled connection per process for a file: every transaction takes SQLite's write
+        # lock anyway (BEGIN IMMEDIATE, below), and threads queueing for the pool wake in turn,
+        # where threads queueing for the lock poll it with growing sleeps (long tails under load).
+        timeout = SQLITE_BUSY_TIMEOUT_MS / 1000
+        pool = {"pool_size": 1, "max_overflow": 0, "pool_timeout": timeout} if path else {}
+        engine = create_engine(url, connect_args={"timeout": timeout}, **pool)
         _configure_sqlite(engine)
         return engine
     return create_engine(url, pool_pre_ping=True)

@@ -179,8 +179,10 @@ def record_feedback_and_flag(
     """
     with store.session() as session:
         # Flagging reads a few scalars of the interaction, never its prompt or JSON columns (the
-        # bulk of the row): load just those; the gets below reuse this object.
-        session.get(InteractionRow, interaction_id, options=[load_only(*_FLAGGING_COLUMNS)])
+        # bulk of the row): load just those, once. While this reference lives, the session's
+        # (weak) identity map hands the same object to the gets in record_feedback and
+        # flag_interaction instead of loading the row again.
+        interaction = session.get(InteractionRow, interaction_id, options=[load_only(*_FLAGGING_COLUMNS)])
         row, created = record_feedback(
             session,
             interaction_id=interaction_id,
@@ -190,7 +192,7 @@ def record_feedback_and_flag(
             voter=voter,
             idempotency_key=idempotency_key,
         )
-        burst = _vote_burst(session, row, settings) if created and rating == "up" else []
+        burst = _vote_burst(session, row, interaction, settings) if created and rating == "up" else []
         for other in burst:
             if other != row.interaction_id:
                 flag_interaction(session, other, settings, vote_burst=True)
@@ -198,7 +200,9 @@ def record_feedback_and_flag(
         return row.id, created
 
 
-def _vote_burst(session: Session, vote: FeedbackRow, settings: Settings) -> list[str]:
+def _vote_burst(
+    session: Session, vote: FeedbackRow, interaction: InteractionRow | None, settings: Settings
+) -> list[str]:
     """The interactions a new 👍 shows to be in a vote burst, to flag ``vote_burst`` now.
 
     A burst: at least ``vote_burst_voters`` distinct voters (the voter given, else the asker,
@@ -211,7 +215,6 @@ def _vote_burst(session: Session, vote: FeedbackRow, settings: Settings) -> list
     threshold. Curated and abstained answers are never a burst (a lead wrote them, or nothing
     was said).
     """
-    interaction = session.get(InteractionRow, vote.interaction_id)
     if interaction is None or interaction.curated_answer_id or interaction.abstained:
         return []
     since = utcnow() - timedelta(minutes=settings.vote_burst_minutes)
@@ -235,12 +238,11 @@ def _vote_burst(session: Session, vote: FeedbackRow, settings: Settings) -> list
         literal("conversation:") + InteractionRow.conversation_id,
     )
     other_votes = votes(voter).where(FeedbackRow.id != vote.id)
-    if len(_voters(session, other_votes, settings.vote_burst_voters)) >= settings.vote_burst_voters:
-        return [vote.interaction_id]  # the burst was complete before this vote
-    _serialize_burst_checks(session, interaction.answer)
-    others = _voters(session, other_votes, settings.vote_burst_voters)  # a vote may have committed since
+    others = _voters(session, other_votes, settings.vote_burst_voters)
+    if len(others) < settings.vote_burst_voters and _serialize_burst_checks(session, interaction.answer):
+        others = _voters(session, other_votes, settings.vote_burst_voters)  # a vote committed meanwhile?
     if len(others) >= settings.vote_burst_voters:
-        return [vote.interaction_id]
+        return [vote.interaction_id]  # the burst was complete before this vote
     user, conversation = interaction.user_id, interaction.conversation_id
     this_voter = vote.voter or (f"user:{user}" if user else f"conversation:{conversation}")
     if len(others | {this_voter}) < settings.vote_burst_voters:
@@ -276,16 +278,20 @@ def _voters(session: Session, votes: Select, enough: int) -> set[str]:
     return set(session.scalars(votes.distinct().limit(enough)))
 
 
-def _serialize_burst_checks(session: Session, answer: str) -> None:
+def _serialize_burst_checks(session: Session, answer: str) -> bool:
     """Make the checks that may complete a burst of ``answer`` wait for each other's commits.
+
+    True when this had to wait (PostgreSQL), so what was counted before may be out of date.
 
     Else two votes committing together could each count the other's voter as missing, and the
     interactions they saw would never get the reason. SQLite transactions already run one at
     a time (``BEGIN IMMEDIATE``); on PostgreSQL a transaction-level advisory lock per answer
     text does it.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(answer, 0))))
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(answer, 0))))
+    return True
 
 
 def _outcomes(session: Session, interaction_id: str) -> Sequence[Row[tuple[str | None, str | None]]]:

@@ -37,7 +37,8 @@ TRAFFIC = [
 
 def seed(assistant) -> int:
     """Log :data:`TRAFFIC` over the past week; returns the flag of today's password question."""
-    now = utcnow()
+    today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    earlier_today = today + (utcnow() - today) / 2  # past, yet today even just after midnight UTC
     for days_ago, question, rating, resolution in TRAFFIC:
         answer = assistant.ask(question, channel="web", user_id=f"customer-{days_ago}")
         with assistant.store.session() as session:
@@ -54,7 +55,7 @@ def seed(assistant) -> int:
             session.execute(
                 update(InteractionRow)
                 .where(InteractionRow.id == answer.interaction_id)
-                .values(created_at=now - timedelta(days=days_ago, hours=1))
+                .values(created_at=earlier_today - timedelta(days=days_ago))
             )
     with assistant.store.session() as session:
         create_user(session, "ana", PASSWORD, "lead")

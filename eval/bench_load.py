@@ -1,13 +1,14 @@
 """Load test of the HTTP server with locust (headless, loopback only, bounded in time).
 
 Starts ``eval.load_server`` on a free loopback port, then runs locust's library runner:
-chat sessions (streamed ``POST /v1/chat/completions`` with think time between questions)
+chat sessions (streamed ``POST /v1/chat/completions`` with think time before each question)
 at each level, then ``POST /v1/feedback`` at a fixed rate on the interactions created. Time
-to first token is the time to the first SSE chunk carrying text. With ``--model fake`` the
-answer comes from a timed fake generator, so first token minus its configured TTFT is the
-server's own overhead; ``--model real`` serves the default model end to end, and the report
-says at how many sessions p95 time to first token passes 3 s and how much load was shed
-(429/503 with ``Retry-After``) rather than timed out.
+to first token is the time to the first SSE chunk carrying text; beside it stand the
+server's own timings of the same answers (retrieval done, first token from the generator).
+With ``--model fake`` the answer comes from a timed fake generator, so first token minus
+its configured TTFT is the server's own overhead; ``--model real`` serves the default model
+end to end, and the report says at how many sessions p95 time to first token passes 3 s and
+how much load was shed (429/503 with ``Retry-After``) rather than timed out.
 
 Run: ``python -m eval.bench_load [--model fake|real] [--levels 10,50,200] [--duration 60] [--json]``
 """
@@ -24,14 +25,20 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 import gevent
+import numpy as np
 from locust import FastHttpUser, HttpUser, between, constant_throughput, task  # patches ssl & co. first
 from locust.env import Environment
 from requests import ConnectionError as RequestsConnectionError
 from requests import Timeout, get, post
+from sqlalchemy import select
 
+from assistant.config import Settings
+from assistant.store import Store
+from assistant.store.models import InteractionRow, utcnow
 from eval.cli import emit, parse_args
 from eval.load_report import table
 
@@ -71,6 +78,11 @@ class ChatUser(HttpUser):
     """One chat session: ask, read the streamed answer, think, ask again."""
 
     wait_time = between(5, 15)
+
+    def on_start(self) -> None:
+        # Think before the first question too: sessions that open during the ramp then ask at
+        # the level's steady rate, instead of all at once (a burst the level never sees again).
+        self.wait()
 
     @task
     def ask(self) -> None:
@@ -139,8 +151,11 @@ class FeedbackUser(FastHttpUser):
                 response.failure(f"HTTP {response.status_code}")
 
 
-def run_users(url: str, user: type, count: int, duration_s: float) -> tuple[Environment, float]:
-    """Spawn ``count`` users over a short ramp, reset the stats, run ``duration_s``; (env, seconds)."""
+def run_users(url: str, user: type, count: int, duration_s: float) -> tuple[Environment, datetime, float]:
+    """Spawn ``count`` users over a short ramp, reset the stats, run ``duration_s``.
+
+    Returns the environment, when the stats were reset (UTC) and the seconds measured.
+    """
     env = Environment(user_classes=[user], host=url)
     runner = env.create_local_runner()
     runner.start(count, spawn_rate=max(1.0, count / 5))
@@ -149,10 +164,10 @@ def run_users(url: str, user: type, count: int, duration_s: float) -> tuple[Envi
         gevent.sleep(0.2)
     env.stats.reset_all()
     TALLY.outcomes.clear()
-    started = time.monotonic()
+    since, started = utcnow(), time.monotonic()
     gevent.sleep(duration_s)
     runner.quit()
-    return env, time.monotonic() - started
+    return env, since, time.monotonic() - started
 
 
 def _ms(env: Environment, name: str, percentile: float, method: str = "SSE") -> float | None:
@@ -160,9 +175,12 @@ def _ms(env: Environment, name: str, percentile: float, method: str = "SSE") -> 
     return float(entry.get_response_time_percentile(percentile)) if entry.num_requests else None
 
 
-def chat_level(url: str, sessions: int, duration_s: float, ttft_s: float | None) -> dict:
-    """One level of chat sessions: throughput, first-token percentiles, errors and shed answers."""
-    env, seconds = run_users(url, ChatUser, sessions, duration_s)
+def chat_level(url: str, home: Path, sessions: int, duration_s: float, ttft_s: float | None) -> dict:
+    """One level of chat sessions: throughput, first-token percentiles, errors and shed answers.
+
+    Also the server's own timings of the answers it logged while the level was measured.
+    """
+    env, since, seconds = run_users(url, ChatUser, sessions, duration_s)
     counts = dict(TALLY.outcomes)
     sent = sum(counts.get(k, 0) for k in ("ok", "error", "timeout")) + sum(
         v for k, v in counts.items() if k.startswith("shed_")
@@ -191,13 +209,35 @@ def chat_level(url: str, sessions: int, duration_s: float, ttft_s: float | None)
         for p in ("p50", "p95"):
             value = level[f"first_token_{p}_ms"]
             level[f"overhead_{p}_ms"] = None if value is None else value - ttft_s * 1000
+    level.update(server_timings(home, since))
     return level
+
+
+def server_timings(home: Path, since: datetime) -> dict:
+    """p50/p95 of the server's own logged timings (ms from the request) of answers since ``since``.
+
+    ``retrieve`` ends when the question is embedded and searched; ``first_token`` when the
+    generator yields, so the client's first token minus this is HTTP and streaming.
+    """
+    store = Store(Settings(home=home).resolved_database_url)
+    try:
+        with store.session() as session:
+            query = select(InteractionRow.latency_ms).where(InteractionRow.created_at >= since)
+            logged = list(session.scalars(query))
+    finally:
+        store.close()
+    timings = {}
+    for stage in ("retrieve", "first_token"):
+        values = [latency[stage] for latency in logged if stage in latency]
+        for p in (50, 95):
+            timings[f"server_{stage}_p{p}_ms"] = float(np.percentile(values, p)) if values else None
+    return timings
 
 
 def feedback_phase(url: str, rate: float, duration_s: float) -> dict:
     """``POST /v1/feedback`` at ``rate`` requests/s on the interactions the chat levels created."""
     users = max(1, math.ceil(rate / 5))
-    env, seconds = run_users(url, FeedbackUser, users, duration_s)
+    env, _, seconds = run_users(url, FeedbackUser, users, duration_s)
     entry = env.stats.get("feedback", "POST")
     return {
         "target_per_s": rate,
@@ -275,7 +315,7 @@ def run(args) -> dict:
             seed(url)
             for sessions in levels:
                 print(f"-- {sessions} sessions", file=sys.stderr, flush=True)
-                level = chat_level(url, sessions, args.duration, args.ttft if fake else None)
+                level = chat_level(url, home, sessions, args.duration, args.ttft if fake else None)
                 report["levels"][str(sessions)] = level
             if args.feedback_rate > 0:
                 print(f"-- feedback at {args.feedback_rate:g}/s", file=sys.stderr, flush=True)

@@ -8,7 +8,8 @@ def table(report: dict) -> list[str]:
     fake = report["model"] == "fake"
     head = "| sessions | answers/s | first token p50 / p95 |"
     head += " server overhead p50 / p95 |" if fake else ""
-    lines = [head + " errors | 429 / 503 shed | timeouts |", "|---" * (7 if fake else 6) + "|"]
+    head += " retrieval (server log) p50 / p95 |"
+    lines = [head + " errors | 429 / 503 shed | timeouts |", "|---" * (8 if fake else 7) + "|"]
 
     def ms(value: float | None) -> str:
         return "–" if value is None else f"{value:.0f}"
@@ -18,6 +19,8 @@ def table(report: dict) -> list[str]:
         row += f"{ms(lv['first_token_p50_ms'])} / {ms(lv['first_token_p95_ms'])} ms |"
         if fake:
             row += f" {ms(lv['overhead_p50_ms'])} / {ms(lv['overhead_p95_ms'])} ms |"
+        # server-logged; reports written before this column existed lack it
+        row += f" {ms(lv.get('server_retrieve_p50_ms'))} / {ms(lv.get('server_retrieve_p95_ms'))} ms |"
         row += f" {lv['error_rate']:.2%} | {lv['shed_429']} / {lv['shed_503']} | {lv['timeouts']} |"
         lines.append(row)
     if "feedback" in report:

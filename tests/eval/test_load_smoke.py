@@ -25,4 +25,7 @@ def test_bench_load_reports_a_tiny_level_without_errors(tmp_path: Path) -> None:
     assert level["requests"] > 0 and level["errors"] == 0 and level["timeouts"] == 0
     assert level["shed_429"] == level["shed_503"] == 0
     assert level["first_token_p95_ms"] >= 200 and level["overhead_p95_ms"] is not None
+    # the server's own log of the same answers: retrieval ends before the fake's 200 ms first token
+    assert 0 < level["server_retrieve_p50_ms"] <= level["server_retrieve_p95_ms"]
+    assert level["server_first_token_p50_ms"] >= 200 + level["server_retrieve_p50_ms"] * 0.5
     assert report["feedback"]["requests"] > 0 and report["feedback"]["errors"] == 0

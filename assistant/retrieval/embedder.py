@@ -6,6 +6,7 @@ when it is installed, so no hub access is needed; any other id or path loads as 
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections.abc import Sequence
@@ -148,3 +149,13 @@ def question_worker() -> QuestionWorker:
         if _worker is None:
             _worker = QuestionWorker()
         return _worker
+
+
+def _forget_worker_after_fork() -> None:
+    # A forked child (e.g. a pre-forking server) has no copy of the worker's thread, and the
+    # lock may have been held at the fork: start afresh, the first question starts a worker.
+    global _worker, _worker_lock
+    _worker, _worker_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_worker_after_fork)

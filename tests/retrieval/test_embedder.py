@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -11,6 +13,7 @@ import pytest
 import torch
 
 from assistant.retrieval.embedder import Embedder, question_worker
+from tests.fakes import FakeEmbedder
 
 QUESTIONS = [
     "How do I get a refund?",
@@ -107,3 +110,22 @@ def test_a_failed_encode_fails_its_waiting_questions_and_the_worker_goes_on(
     assert all(isinstance(result, RuntimeError) and str(result) == "model crashed" for result in results)
     monkeypatch.undo()
     np.testing.assert_allclose(embedder.encode_query(QUESTIONS[0]), expected, atol=1e-5)
+
+
+def test_a_forked_process_embeds_questions_with_a_worker_of_its_own() -> None:
+    embedder = FakeEmbedder()
+    expected = embedder.encode_query("where is my order")  # the parent's worker is running now
+    child = os.fork()
+    if child == 0:  # the child exits without returning into pytest
+        try:
+            os._exit(0 if np.allclose(embedder.encode_query("where is my order"), expected) else 1)
+        except BaseException:  # noqa: BLE001
+            os._exit(2)
+    deadline = time.monotonic() + 60
+    while (finished := os.waitpid(child, os.WNOHANG))[0] == 0:
+        if time.monotonic() > deadline:
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
+            pytest.fail("the forked child never got its question embedded")
+        time.sleep(0.05)
+    assert os.waitstatus_to_exitcode(finished[1]) == 0

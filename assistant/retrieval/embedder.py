@@ -80,7 +80,7 @@ class QuestionWorker:
 
     A question is a few dozen tokens: splitting its encode over torch's intra-op threads
     saves a few ms on an idle machine, but on a busy one the encode waits for the slowest of
-    those threads to be scheduled (p95 ~150 ms with one core taken, ~11 ms single-threaded),
+    those threads to be scheduled (p95 ~150 ms with one core taken, ~14 ms single-threaded),
     and concurrent answers are exactly a busy machine. So questions are encoded on this thread
     with one intra-op thread, while ingestion (large batches) keeps torch's default. Questions
     that arrive while it encodes are taken together as the next batch, so under many chats each

@@ -19,8 +19,7 @@ def table(report: dict) -> list[str]:
         row += f"{ms(lv['first_token_p50_ms'])} / {ms(lv['first_token_p95_ms'])} ms |"
         if fake:
             row += f" {ms(lv['overhead_p50_ms'])} / {ms(lv['overhead_p95_ms'])} ms |"
-        # server-logged; reports written before this column existed lack it
-        row += f" {ms(lv.get('server_retrieve_p50_ms'))} / {ms(lv.get('server_retrieve_p95_ms'))} ms |"
+        row += f" {ms(lv['server_retrieve_p50_ms'])} / {ms(lv['server_retrieve_p95_ms'])} ms |"
         row += f" {lv['error_rate']:.2%} | {lv['shed_429']} / {lv['shed_503']} | {lv['timeouts']} |"
         lines.append(row)
     if "feedback" in report:

@@ -124,12 +124,12 @@ class QuestionWorker:
 
     @staticmethod
     def _encode(batch: list[_Question]) -> None:
-        by_embedder: dict[int, list[_Question]] = {}
+        by_embedder: dict[Embedder, list[_Question]] = {}
         for question in batch:
-            by_embedder.setdefault(id(question.embedder), []).append(question)
-        for questions in by_embedder.values():
+            by_embedder.setdefault(question.embedder, []).append(question)
+        for embedder, questions in by_embedder.items():
             try:
-                vectors = questions[0].embedder.encode([q.text for q in questions], batch_size=len(questions))
+                vectors = embedder.encode([q.text for q in questions], batch_size=len(questions))
             except Exception as error:  # noqa: BLE001 - every waiting caller gets it; the worker goes on
                 for question in questions:
                     question.vector.set_exception(error)

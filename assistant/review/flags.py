@@ -175,9 +175,12 @@ def record_feedback_and_flag(
     What every channel (API, widget, Slack, CLI) calls for a vote or an outcome. Raises
     ``LookupError`` for an unknown interaction and ``ValueError`` for invalid or conflicting feedback.
     Clusters are not recomputed here (that is O(open flags²) inside the write transaction, and it
-    held up every vote under load): the queue's readers call :func:`recluster` first.
+    held up every vote under load): the queue's readers call :func:`recluster` first. Votes
+    arriving together are committed together (:meth:`Store.write`); this returns once its vote
+    is committed.
     """
-    with store.session() as session:
+
+    def record(session: Session) -> tuple[int, bool]:
         # Flagging reads a few scalars of the interaction, never its prompt or JSON columns (the
         # bulk of the row): load just those, once. While this reference lives, the session's
         # (weak) identity map hands the same object to the gets in record_feedback and
@@ -198,6 +201,8 @@ def record_feedback_and_flag(
                 flag_interaction(session, other, settings, vote_burst=True)
         flag_interaction(session, row.interaction_id, settings, vote_burst=row.interaction_id in burst)
         return row.id, created
+
+    return store.write(record)
 
 
 def _vote_burst(

@@ -7,26 +7,32 @@ Durability (SQLite): ``journal_mode=WAL`` with ``synchronous=FULL``. WAL alone a
 every committed transaction through a *process* crash (the WAL is in the OS page cache, and
 the next opener replays it); ``NORMAL`` would too, but skips the fsync at commit, so a power
 cut or kernel crash could drop the last acknowledged transactions. Feedback is acknowledged to
-clients that will not re-send it, so we pay one WAL fsync per commit (writes are small and
-rare next to generation). ``eval/bench_crash.py`` and ``tests/store/test_crash_safety.py``
-SIGKILL writers and check that nothing acknowledged is lost or doubled.
+clients that will not re-send it, so we pay one WAL fsync per commit; :meth:`Store.write`
+commits the votes that arrive together in one transaction, so a burst of votes shares its
+fsyncs (see :mod:`assistant.store.group_commit`). ``eval/bench_crash.py`` and
+``tests/store/test_crash_safety.py`` SIGKILL writers and check that nothing acknowledged is
+lost or doubled.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from assistant.store.group_commit import GroupCommitter
+
 if TYPE_CHECKING:
     from assistant.config import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+T = TypeVar("T")
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -84,6 +90,10 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # A SQLite file has one writer at a time and one pooled connection: group its small
+        # writes. PostgreSQL commits concurrent transactions together itself, and its writes
+        # to different rows do not queue for one connection.
+        self._committer = GroupCommitter(self.session) if _sqlite_file(url) is not None else None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:
@@ -109,6 +119,20 @@ class Store:
             raise
         finally:
             session.close()
+
+    def write(self, work: Callable[[Session], T]) -> T:
+        """Run ``work(session)`` as a small write unit and return its result once committed.
+
+        Use it for frequent writes from many threads (feedback): on a SQLite file the writes
+        waiting together share one transaction and one fsync (see
+        :mod:`assistant.store.group_commit`), each in its own savepoint, so what ``work``
+        raises rolls back only its own changes. Elsewhere it is ``with store.session() as s:
+        return work(s)``.
+        """
+        if self._committer is not None:
+            return self._committer.run(work)
+        with self.session() as session:
+            return work(session)
 
     def close(self) -> None:
         """Close every pooled connection."""

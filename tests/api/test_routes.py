@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 
 import pytest
 from fastapi.testclient import TestClient
 
-from assistant.api.app import create_app
+from assistant.api.app import create_app, release_watcher
 from assistant.store import feedback_for
 
 
@@ -101,3 +102,19 @@ def test_not_ready_without_a_release(api_settings, make_assistant) -> None:
 def test_try_page_is_served(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200 and "/v1/chat/completions" in page.text
+
+
+def test_release_watcher_freezes_the_heap_once_models_load(api_settings, kb_dir, make_assistant) -> None:
+    built = make_assistant(api_settings)
+    built.ingest([kb_dir])  # the index is loaded; the generator is not yet
+    watcher = release_watcher(built, 3600)
+    gc.unfreeze()
+    try:
+        watcher.work()  # loads the generator: what serves changed
+        assert built.loaded is not None and built.loaded.generator is not None
+        assert gc.get_freeze_count() > 0
+        gc.unfreeze()
+        watcher.work()  # nothing new to load: the heap is left alone
+        assert gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()

@@ -2,13 +2,14 @@
 
 Starts ``eval.load_server`` on a free loopback port, then runs locust's library runner:
 chat sessions (streamed ``POST /v1/chat/completions`` with think time before each question)
-at each level, then ``POST /v1/feedback`` at a fixed rate on the interactions created. Time
-to first token is the time to the first SSE chunk carrying text; beside it stand the
-server's own timings of the same answers (retrieval done, first token from the generator).
-With ``--model fake`` the answer comes from a timed fake generator, so first token minus
-its configured TTFT is the server's own overhead; ``--model real`` serves the default model
-end to end, and the report says at how many sessions p95 time to first token passes 3 s and
-how much load was shed (429/503 with ``Retry-After``) rather than timed out.
+at each level, then ``POST /v1/feedback`` as a Poisson stream at a fixed mean rate on the
+interactions created. Time to first token is the time to the first SSE chunk carrying text;
+beside it stand the server's own timings of the same answers (retrieval done, first token
+from the generator). With ``--model fake`` the answer comes from a timed fake generator, so
+first token minus its configured TTFT is the server's own overhead; ``--model real`` serves
+the default model end to end, and the report says at how many sessions p95 time to first
+token passes 3 s and how much load was shed (429/503 with ``Retry-After``) rather than
+timed out.
 
 Run: ``python -m eval.bench_load [--model fake|real] [--levels 10,50,200] [--duration 60] [--json]``
 """
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import gevent
 import numpy as np
-from locust import FastHttpUser, HttpUser, between, constant_throughput, task  # patches ssl & co. first
+from locust import FastHttpUser, HttpUser, between, task  # patches ssl & co. first
 from locust.env import Environment
 from requests import ConnectionError as RequestsConnectionError
 from requests import Timeout, get, post
@@ -131,10 +132,21 @@ class ChatUser(HttpUser):
         )
 
 
-class FeedbackUser(FastHttpUser):
-    """Votes on answers already given (mostly 👍 + resolved) at a fixed rate per user."""
+VOTES_PER_USER_S = 1.0  # each voting user's mean rate; the phase runs rate / this many users
 
-    wait_time = constant_throughput(5)
+
+class FeedbackUser(FastHttpUser):
+    """Votes on answers already given (mostly 👍 + resolved), at random, ~1 vote/s per user.
+
+    Think times are exponential, so the votes of many users arrive as a Poisson stream at the
+    phase's rate, as independent customers' votes do. A fixed pace per user
+    (``constant_throughput``) couples the users to the server: users answered together wait
+    out the same remainder of their period and vote together again, so the load tool itself
+    sends the votes in bursts.
+    """
+
+    def wait_time(self) -> float:
+        return random.expovariate(VOTES_PER_USER_S)
 
     @task
     def vote(self) -> None:
@@ -236,7 +248,7 @@ def server_timings(home: Path, since: datetime) -> dict:
 
 def feedback_phase(url: str, rate: float, duration_s: float) -> dict:
     """``POST /v1/feedback`` at ``rate`` requests/s on the interactions the chat levels created."""
-    users = max(1, math.ceil(rate / 5))
+    users = max(1, math.ceil(rate / VOTES_PER_USER_S))
     env, _, seconds = run_users(url, FeedbackUser, users, duration_s)
     entry = env.stats.get("feedback", "POST")
     return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import threading
 import time
@@ -12,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from assistant.api.shedding import GenerationSlots
+from assistant.api.shedding import GenerationSlots, in_threads
 from assistant.config import Settings
 from assistant.store import InteractionRow
 from tests.fakes import FakeGenerator
@@ -123,3 +124,51 @@ def test_a_client_gone_mid_answer_frees_the_slot_and_logs_the_answer(
     assert logged(assistant) == 1
     again = httpx.post(f"{live_url}/v1/chat/completions", json=QUESTION, timeout=30)
     assert again.status_code == 200
+
+
+def test_a_stream_read_on_its_thread_joins_what_queued_and_raises_what_broke_it() -> None:
+    produced = threading.Event()
+
+    def chunks() -> Iterator[str]:
+        yield "a"
+        yield "b"
+        produced.set()
+        yield "c"
+        raise RuntimeError("generator broke")
+
+    async def read() -> list[str]:
+        received = []
+        stream = in_threads(chunks())
+        received.append(await anext(stream))
+        while not produced.is_set():  # the consumer is busy while the thread hands more over
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        with pytest.raises(RuntimeError, match="generator broke"):
+            async for text in stream:
+                received.append(text)
+        return received
+
+    received = asyncio.run(read())
+    assert "".join(received) == "abc"
+    assert len(received) < 3  # what queued while the consumer was busy came as one piece
+
+
+def test_a_stream_left_early_is_closed_on_its_thread_before_the_response_ends() -> None:
+    closed: list[str] = []
+    endless = threading.Event()
+
+    def chunks() -> Iterator[str]:
+        try:
+            while True:
+                yield "word "
+                endless.wait(0.01)
+        finally:
+            closed.append(threading.current_thread().name)
+
+    async def leave_after_one() -> None:
+        stream = in_threads(chunks())
+        assert (await anext(stream)).startswith("word ")
+        await stream.aclose()
+        assert closed == ["answer-stream"]  # closed (and so logged) before aclose returned
+
+    asyncio.run(leave_after_one())

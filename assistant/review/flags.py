@@ -17,10 +17,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-from sqlalchemy import Row, Select, String, and_, cast, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Exists,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, load_only
 
@@ -50,15 +64,15 @@ def compute_reasons(
     *,
     abstained: bool,
     confidence: float,
-    feedback: Sequence[FeedbackRow | Row[tuple[str | None, str | None]]],
+    feedback: Sequence[FeedbackRow | Outcome],
     settings: Settings,
     vote_burst: bool = False,
     guarded: bool = False,
 ) -> list[str]:
     """The reasons an interaction deserves review, in a fixed order (empty: it does not).
 
-    ``feedback``: the interaction's feedback events, or anything with their ``rating`` and
-    ``resolution`` (e.g. the distinct pairs :func:`flag_interaction` reads).
+    ``feedback``: the interaction's feedback events, or the :class:`Outcome` pairs
+    :func:`flag_interaction` reads.
     """
     found: set[str] = {VOTE_BURST} if vote_burst else set()
     if guarded:
@@ -90,6 +104,10 @@ def priority(reasons: Sequence[str], confidence: float, similar: int = 0) -> flo
     return round(score, 4)
 
 
+# built once, as the other statements run on every vote
+_FLAG_OF = select(FlagRow).where(FlagRow.interaction_id == bindparam("interaction_id"))
+
+
 def flag_interaction(
     session: Session,
     interaction_id: str,
@@ -109,7 +127,7 @@ def flag_interaction(
     interaction = session.get(InteractionRow, interaction_id)
     if interaction is None:
         raise LookupError(f"unknown interaction {interaction_id!r}")
-    flag = session.scalars(select(FlagRow).where(FlagRow.interaction_id == interaction_id)).one_or_none()
+    flag = session.scalars(_FLAG_OF, {"interaction_id": interaction_id}).one_or_none()
     reasons = compute_reasons(
         abstained=interaction.abstained,
         confidence=interaction.confidence,
@@ -135,7 +153,7 @@ def flag_interaction(
             with session.begin_nested():
                 session.add(flag)
         except IntegrityError:  # flagged concurrently: the other writer's flag stands
-            return session.scalars(select(FlagRow).where(FlagRow.interaction_id == interaction_id)).one()
+            return session.scalars(_FLAG_OF, {"interaction_id": interaction_id}).one()
     elif flag.status == "open" and flag.reasons != reasons:
         flag.reasons = reasons
         flag.priority = priority(reasons, interaction.confidence)
@@ -157,6 +175,7 @@ _FLAGGING_COLUMNS = (
     InteractionRow.user_id,
     InteractionRow.conversation_id,
 )
+_LOAD_FLAGGING_COLUMNS = load_only(*_FLAGGING_COLUMNS)  # built once: an option costs as much as a query
 
 
 def record_feedback_and_flag(
@@ -185,7 +204,7 @@ def record_feedback_and_flag(
         # bulk of the row): load just those, once. While this reference lives, the session's
         # (weak) identity map hands the same object to the gets in record_feedback and
         # flag_interaction instead of loading the row again.
-        interaction = session.get(InteractionRow, interaction_id, options=[load_only(*_FLAGGING_COLUMNS)])
+        interaction = session.get(InteractionRow, interaction_id, options=[_LOAD_FLAGGING_COLUMNS])
         row, created = record_feedback(
             session,
             interaction_id=interaction_id,
@@ -222,65 +241,79 @@ def _vote_burst(
     """
     if interaction is None or interaction.curated_answer_id or interaction.abstained:
         return []
-    since = utcnow() - timedelta(minutes=settings.vote_burst_minutes)
-
-    def votes(column: Any) -> Select:
-        return (
-            select(column)
-            .select_from(FeedbackRow)
-            .join(InteractionRow, InteractionRow.id == FeedbackRow.interaction_id)
-            .where(
-                FeedbackRow.created_at >= since,
-                FeedbackRow.rating == "up",
-                InteractionRow.answer == interaction.answer,
-                InteractionRow.curated_answer_id.is_(None),
-            )
-        )
-
-    voter = func.coalesce(
-        FeedbackRow.voter,
-        literal("user:") + InteractionRow.user_id,
-        literal("conversation:") + InteractionRow.conversation_id,
-    )
-    other_votes = votes(voter).where(FeedbackRow.id != vote.id)
-    others = _voters(session, other_votes, settings.vote_burst_voters)
+    params = {
+        "since": utcnow() - timedelta(minutes=settings.vote_burst_minutes),
+        "answer": interaction.answer,
+        "vote_id": vote.id,
+    }
+    others = _voters(session, params, settings.vote_burst_voters)
     if len(others) < settings.vote_burst_voters and _serialize_burst_checks(session, interaction.answer):
-        others = _voters(session, other_votes, settings.vote_burst_voters)  # a vote committed meanwhile?
+        others = _voters(session, params, settings.vote_burst_voters)  # a vote committed meanwhile?
     if len(others) >= settings.vote_burst_voters:
         return [vote.interaction_id]  # the burst was complete before this vote
     user, conversation = interaction.user_id, interaction.conversation_id
     this_voter = vote.voter or (f"user:{user}" if user else f"conversation:{conversation}")
     if len(others | {this_voter}) < settings.vote_burst_voters:
         return []
-    needs_flag = or_(
-        FlagRow.id.is_(None),
-        and_(
-            FlagRow.status == "open",
-            ~cast(FlagRow.reasons, String).contains(f'"{VOTE_BURST}"', autoescape=True),
-        ),
-    )
-    pending = (
-        votes(FeedbackRow.interaction_id)
-        .outerjoin(FlagRow, FlagRow.interaction_id == FeedbackRow.interaction_id)
-        .where(needs_flag)
-        .distinct()
-    )
-    return sorted(session.scalars(pending))
+    return sorted(session.scalars(_BURST_INTERACTIONS_TO_FLAG, params))
 
 
-def _voters(session: Session, votes: Select, enough: int) -> set[str]:
-    """The distinct voters of ``votes`` (a select of voter keys), stopping once ``enough`` are found.
+def _burst_votes(column: Any) -> Select:
+    """The 👍 since ``:since`` on generated answers whose text is ``:answer``, as ``column``."""
+    return (
+        select(column)
+        .select_from(FeedbackRow)
+        .join(InteractionRow, InteractionRow.id == FeedbackRow.interaction_id)
+        .where(
+            FeedbackRow.created_at >= bindparam("since"),
+            FeedbackRow.rating == "up",
+            InteractionRow.answer == bindparam("answer"),
+            InteractionRow.curated_answer_id.is_(None),
+        )
+    )
+
+
+# The burst check runs on every 👍, so its statements are built once, here.
+_OTHER_VOTERS = _burst_votes(
+    func.coalesce(
+        FeedbackRow.voter,
+        literal("user:") + InteractionRow.user_id,
+        literal("conversation:") + InteractionRow.conversation_id,
+    )
+).where(FeedbackRow.id != bindparam("vote_id"))
+_RECENT_OTHER_VOTERS = _OTHER_VOTERS.order_by(FeedbackRow.created_at.desc()).limit(
+    bindparam("rows", type_=Integer)
+)
+_DISTINCT_OTHER_VOTERS = _OTHER_VOTERS.distinct().limit(bindparam("enough", type_=Integer))
+_BURST_INTERACTIONS_TO_FLAG = (  # open flags without the reason yet, or none
+    _burst_votes(FeedbackRow.interaction_id)
+    .outerjoin(FlagRow, FlagRow.interaction_id == FeedbackRow.interaction_id)
+    .where(
+        or_(
+            FlagRow.id.is_(None),
+            and_(
+                FlagRow.status == "open",
+                ~cast(FlagRow.reasons, String).contains(f'"{VOTE_BURST}"', autoescape=True),
+            ),
+        )
+    )
+    .distinct()
+)
+
+
+def _voters(session: Session, params: dict[str, Any], enough: int) -> set[str]:
+    """The distinct other voters of a burst check (``params``), stopping once ``enough`` are found.
 
     The newest votes are read first, a few per voter wanted: during a burst of distinct
     voters that settles it in one short, index-ordered read. Only when those rows repeat
     voters is the whole window read (PostgreSQL sorts it all for ``DISTINCT``).
     """
     rows_read = RECENT_VOTES_PER_VOTER * enough
-    recent = session.scalars(votes.order_by(FeedbackRow.created_at.desc()).limit(rows_read)).all()
+    recent = session.scalars(_RECENT_OTHER_VOTERS, {**params, "rows": rows_read}).all()
     found = set(recent)
     if len(found) >= enough or len(recent) < rows_read:
         return found
-    return set(session.scalars(votes.distinct().limit(enough)))
+    return set(session.scalars(_DISTINCT_OTHER_VOTERS, {**params, "enough": enough}))
 
 
 def _serialize_burst_checks(session: Session, answer: str) -> bool:
@@ -299,18 +332,35 @@ def _serialize_burst_checks(session: Session, answer: str) -> bool:
     return True
 
 
-def _outcomes(session: Session, interaction_id: str) -> Sequence[Row[tuple[str | None, str | None]]]:
-    """The distinct (rating, resolution) pairs of one interaction's feedback: all flagging needs.
+class Outcome(NamedTuple):
+    """A (rating, resolution) pair of an interaction's feedback, as flagging reads it."""
+
+    rating: str | None
+    resolution: str | None
+
+
+def _given(condition: ColumnElement[bool]) -> Exists:
+    return exists().where(FeedbackRow.interaction_id == bindparam("interaction_id"), condition)
+
+
+# Built once (building a statement costs as much as running it): (👎, escalated, unresolved) seen?
+_NEGATIVE_OUTCOMES = select(
+    _given(FeedbackRow.rating == "down"),
+    _given(FeedbackRow.resolution == "escalated"),
+    _given(FeedbackRow.resolution == "unresolved"),
+)
+
+
+def _outcomes(session: Session, interaction_id: str) -> list[Outcome]:
+    """The negative outcomes among one interaction's feedback: all flagging needs of it.
 
     Not the events themselves: a popular (or attacked) answer has thousands of 👍, and every
-    new vote re-flags it.
+    new vote re-flags it. Each outcome is one seek in an index of (interaction, rating or
+    resolution), however many votes there are.
     """
-    query = (
-        select(FeedbackRow.rating, FeedbackRow.resolution)
-        .where(FeedbackRow.interaction_id == interaction_id)
-        .distinct()
-    )
-    return session.execute(query).all()
+    seen = session.execute(_NEGATIVE_OUTCOMES, {"interaction_id": interaction_id}).one()
+    negatives = (Outcome("down", None), Outcome(None, "escalated"), Outcome(None, "unresolved"))
+    return [outcome for outcome, given in zip(negatives, seen, strict=True) if given]
 
 
 @dataclass(frozen=True)

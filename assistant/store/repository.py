@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -324,9 +324,11 @@ def _check_feedback(rating: str | None, resolution: str | None, comment: str | N
         raise ValueError(f"comment is longer than {MAX_COMMENT_CHARS} characters ({len(comment)})")
 
 
+_FEEDBACK_BY_KEY = select(FeedbackRow).where(FeedbackRow.idempotency_key == bindparam("key"))  # run per vote
+
+
 def _find_feedback(session: Session, idempotency_key: str) -> FeedbackRow | None:
-    query = select(FeedbackRow).where(FeedbackRow.idempotency_key == idempotency_key)
-    return session.scalars(query).one_or_none()
+    return session.scalars(_FEEDBACK_BY_KEY, {"key": idempotency_key}).one_or_none()
 
 
 def _same_feedback(row: FeedbackRow, new: FeedbackRow) -> bool:

@@ -39,7 +39,7 @@ def table_names(db: store.Store) -> set[str]:
 def test_upgrade_creates_all_tables(db: store.Store) -> None:
     assert table_names(db) == TABLES
     with db.engine.connect() as connection:
-        assert store.current_revision(connection) == "0007"
+        assert store.current_revision(connection) == "0008"
 
 
 def test_upgrade_is_idempotent_and_keeps_data(db: store.Store, db_url: str) -> None:

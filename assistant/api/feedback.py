@@ -10,10 +10,10 @@ from fastapi import BackgroundTasks, HTTPException, Request
 
 from assistant.api.deps import assistant_of
 from assistant.api.escalation import notify
-from assistant.review.flags import record_feedback_and_flag
+from assistant.review.flags import feedback_write
 
 
-def save_feedback(
+async def save_feedback(
     request: Request,
     background: BackgroundTasks,
     *,
@@ -27,12 +27,12 @@ def save_feedback(
     """Store one feedback event and (re)flag its interaction; ``(result, created)``.
 
     A new escalation is also sent to the escalation notifiers, after the response.
-    Unknown interactions answer 404, invalid or conflicting feedback 400.
+    Unknown interactions answer 404, invalid or conflicting feedback 400. Async: a vote waits
+    for its commit on the event loop, not on a thread of the pool.
     """
     assistant = assistant_of(request)
     try:
-        event_id, created = record_feedback_and_flag(
-            assistant.store,
+        write = feedback_write(
             assistant.settings,
             interaction_id=interaction_id,
             rating=rating,
@@ -41,6 +41,7 @@ def save_feedback(
             voter=voter,
             idempotency_key=idempotency_key,
         )
+        event_id, created = await assistant.store.write_async(write)
         result = {"id": event_id, "interaction_id": interaction_id, "created": created}
     except LookupError as exc:
         raise HTTPException(404, f"no interaction {interaction_id!r}") from exc

@@ -22,9 +22,9 @@ def search(
 
 
 @router.post("/v1/feedback", tags=["feedback"], status_code=201, responses=error_responses(400, 404, 413))
-def feedback(body: FeedbackRequest, request: Request, background: BackgroundTasks) -> JSONResponse:
+async def feedback(body: FeedbackRequest, request: Request, background: BackgroundTasks) -> JSONResponse:
     """Record 👍/👎 and/or an outcome; the same vote sent twice is stored once (200)."""
-    result, created = save_feedback(
+    result, created = await save_feedback(
         request,
         background,
         interaction_id=body.interaction_id,

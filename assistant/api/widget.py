@@ -29,6 +29,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from assistant.api.chat import sse_chunks
 from assistant.api.deps import assistant_of
@@ -156,16 +157,19 @@ def widget_history(request: Request, who: WidgetVisitor) -> dict:
 
 
 @router.post("/widget/v1/feedback", status_code=201, responses=error_responses(404, 413))
-def widget_feedback(
+async def widget_feedback(
     body: WidgetFeedbackRequest, request: Request, background: BackgroundTasks, who: WidgetVisitor
 ) -> JSONResponse:
     """Record a vote or an outcome for one of this session's answers (an escalation hands off)."""
-    with assistant_of(request).store.session() as session:
-        row = repository.get_interaction(session, body.interaction_id)
-        mine = row is not None and row.conversation_id == _conversation_id(session, who)
-    if not mine:
+
+    def mine() -> bool:
+        with assistant_of(request).store.session() as session:
+            row = repository.get_interaction(session, body.interaction_id)
+            return row is not None and row.conversation_id == _conversation_id(session, who)
+
+    if not await run_in_threadpool(mine):
         raise HTTPException(404, f"no interaction {body.interaction_id!r} in this conversation")
-    result, created = save_feedback(
+    result, created = await save_feedback(
         request,
         background,
         interaction_id=body.interaction_id,

@@ -14,7 +14,7 @@ every training set.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -196,8 +196,32 @@ def record_feedback_and_flag(
     Clusters are not recomputed here (that is O(open flags²) inside the write transaction, and it
     held up every vote under load): the queue's readers call :func:`recluster` first. Votes
     arriving together are committed together (:meth:`Store.write`); this returns once its vote
-    is committed.
+    is committed. Async code hands :func:`feedback_write` to :meth:`Store.write_async` instead.
     """
+    return store.write(
+        feedback_write(
+            settings,
+            interaction_id=interaction_id,
+            rating=rating,
+            resolution=resolution,
+            comment=comment,
+            voter=voter,
+            idempotency_key=idempotency_key,
+        )
+    )
+
+
+def feedback_write(
+    settings: Settings,
+    *,
+    interaction_id: str,
+    rating: str | None = None,
+    resolution: str | None = None,
+    comment: str | None = None,
+    voter: str | None = None,
+    idempotency_key: str | None = None,
+) -> Callable[[Session], tuple[int, bool]]:
+    """The write unit of :func:`record_feedback_and_flag`, for :meth:`Store.write` or ``write_async``."""
 
     def record(session: Session) -> tuple[int, bool]:
         # Flagging reads a few scalars of the interaction, never its prompt or JSON columns (the
@@ -221,7 +245,7 @@ def record_feedback_and_flag(
         flag_interaction(session, row.interaction_id, settings, vote_burst=row.interaction_id in burst)
         return row.id, created
 
-    return store.write(record)
+    return record
 
 
 def _vote_burst(

@@ -16,11 +16,13 @@ lost or doubled.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import anyio
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -133,6 +135,16 @@ class Store:
             return self._committer.run(work)
         with self.session() as session:
             return work(session)
+
+    async def write_async(self, work: Callable[[Session], T]) -> T:
+        """:meth:`write` for async code: awaits the commit without holding a thread meanwhile.
+
+        On a SQLite file the write joins the writer thread's next transaction; elsewhere
+        :meth:`write` runs on a worker thread.
+        """
+        if self._committer is not None:
+            return await asyncio.wrap_future(self._committer.submit(work))
+        return await anyio.to_thread.run_sync(self.write, work)
 
     def close(self) -> None:
         """Close every pooled connection."""

@@ -68,6 +68,10 @@ class GroupCommitter:
         What ``work`` raises is raised here, and only its own savepoint is rolled back; when
         the commit fails, every write of the transaction raises that error (none is stored).
         """
+        return self.submit(work).result()
+
+    def submit(self, work: Callable[[Session], T]) -> Future[T]:
+        """:meth:`run` without waiting: the future resolves once ``work`` is committed (or failed)."""
         write = _Write(work)
         with self._changed:
             self._waiting.append(write)
@@ -76,7 +80,7 @@ class GroupCommitter:
             else:
                 self._writing = True
                 threading.Thread(target=self._write_batches, name="store-writer", daemon=True).start()
-        return write.result.result()
+        return write.result
 
     def _write_batches(self) -> None:
         while True:

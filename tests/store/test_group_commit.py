@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import threading
 from collections.abc import Callable, Iterator
@@ -170,3 +171,14 @@ def test_a_forked_child_writes_on_its_own_thread(sqlite_store, add_interaction):
     assert done.get(timeout=5) == 2
     sqlite_store._committer.linger_s = 0.01
     sqlite_store.write(_vote(interaction, "parent again"))  # and the parent's writer goes on
+
+
+def test_write_async_commits_and_fails_as_write_does(db: store.Store, interaction_id: str) -> None:
+    async def twice() -> int:
+        stored = await db.write_async(_vote(interaction_id, "async-1"))
+        with pytest.raises(IntegrityError):
+            await db.write_async(_vote(interaction_id, "async-1"))
+        return stored
+
+    assert isinstance(asyncio.run(twice()), int)
+    assert _keys(db) == ["async-1"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Required, TypedDict, Unpack
 
 import numpy as np
 from sqlalchemy import (
@@ -178,16 +178,19 @@ _FLAGGING_COLUMNS = (
 _LOAD_FLAGGING_COLUMNS = load_only(*_FLAGGING_COLUMNS)  # built once: an option costs as much as a query
 
 
+class FeedbackEvent(TypedDict, total=False):
+    """A vote and/or an outcome for one interaction, as :func:`record_feedback` takes it."""
+
+    interaction_id: Required[str]
+    rating: str | None
+    resolution: str | None
+    comment: str | None
+    voter: str | None
+    idempotency_key: str | None
+
+
 def record_feedback_and_flag(
-    store: Store,
-    settings: Settings,
-    *,
-    interaction_id: str,
-    rating: str | None = None,
-    resolution: str | None = None,
-    comment: str | None = None,
-    voter: str | None = None,
-    idempotency_key: str | None = None,
+    store: Store, settings: Settings, **event: Unpack[FeedbackEvent]
 ) -> tuple[int, bool]:
     """Store one feedback event and (re)flag its interaction, in one transaction: ``(event id, created)``.
 
@@ -198,30 +201,14 @@ def record_feedback_and_flag(
     arriving together are committed together (:meth:`Store.write`); this returns once its vote
     is committed. Async code hands :func:`feedback_write` to :meth:`Store.write_async` instead.
     """
-    return store.write(
-        feedback_write(
-            settings,
-            interaction_id=interaction_id,
-            rating=rating,
-            resolution=resolution,
-            comment=comment,
-            voter=voter,
-            idempotency_key=idempotency_key,
-        )
-    )
+    return store.write(feedback_write(settings, **event))
 
 
 def feedback_write(
-    settings: Settings,
-    *,
-    interaction_id: str,
-    rating: str | None = None,
-    resolution: str | None = None,
-    comment: str | None = None,
-    voter: str | None = None,
-    idempotency_key: str | None = None,
+    settings: Settings, **event: Unpack[FeedbackEvent]
 ) -> Callable[[Session], tuple[int, bool]]:
     """The write unit of :func:`record_feedback_and_flag`, for :meth:`Store.write` or ``write_async``."""
+    interaction_id = event["interaction_id"]
 
     def record(session: Session) -> tuple[int, bool]:
         # Flagging reads a few scalars of the interaction, never its prompt or JSON columns (the
@@ -229,16 +216,9 @@ def feedback_write(
         # (weak) identity map hands the same object to the gets in record_feedback and
         # flag_interaction instead of loading the row again.
         interaction = session.get(InteractionRow, interaction_id, options=[_LOAD_FLAGGING_COLUMNS])
-        row, created = record_feedback(
-            session,
-            interaction_id=interaction_id,
-            rating=rating,
-            resolution=resolution,
-            comment=comment,
-            voter=voter,
-            idempotency_key=idempotency_key,
-        )
-        burst = _vote_burst(session, row, interaction, settings) if created and rating == "up" else []
+        row, created = record_feedback(session, **event)
+        upvote = created and event.get("rating") == "up"
+        burst = _vote_burst(session, row, interaction, settings) if upvote else []
         for other in burst:
             if other != row.interaction_id:
                 flag_interaction(session, other, settings, vote_burst=True)

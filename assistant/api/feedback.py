@@ -6,23 +6,17 @@
 
 from __future__ import annotations
 
+from typing import Unpack
+
 from fastapi import BackgroundTasks, HTTPException, Request
 
 from assistant.api.deps import assistant_of
 from assistant.api.escalation import notify
-from assistant.review.flags import feedback_write
+from assistant.review.flags import FeedbackEvent, feedback_write
 
 
 async def save_feedback(
-    request: Request,
-    background: BackgroundTasks,
-    *,
-    interaction_id: str,
-    rating: str | None,
-    resolution: str | None,
-    comment: str | None,
-    voter: str | None,
-    idempotency_key: str | None = None,
+    request: Request, background: BackgroundTasks, **event: Unpack[FeedbackEvent]
 ) -> tuple[dict, bool]:
     """Store one feedback event and (re)flag its interaction; ``(result, created)``.
 
@@ -31,23 +25,14 @@ async def save_feedback(
     for its commit on the event loop, not on a thread of the pool.
     """
     assistant = assistant_of(request)
+    interaction_id = event["interaction_id"]
     try:
-        write = feedback_write(
-            assistant.settings,
-            interaction_id=interaction_id,
-            rating=rating,
-            resolution=resolution,
-            comment=comment,
-            voter=voter,
-            idempotency_key=idempotency_key,
-        )
-        event_id, created = await assistant.store.write_async(write)
-        result = {"id": event_id, "interaction_id": interaction_id, "created": created}
+        event_id, created = await assistant.store.write_async(feedback_write(assistant.settings, **event))
     except LookupError as exc:
         raise HTTPException(404, f"no interaction {interaction_id!r}") from exc
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from exc
-    if created and resolution == "escalated":
+    if created and event.get("resolution") == "escalated":
         notifiers = getattr(request.app.state, "escalation_notifiers", [])
-        background.add_task(notify, assistant.store, list(notifiers), interaction_id, comment)
-    return result, created
+        background.add_task(notify, assistant.store, list(notifiers), interaction_id, event.get("comment"))
+    return {"id": event_id, "interaction_id": interaction_id, "created": created}, created

@@ -347,7 +347,8 @@ def _given(condition: ColumnElement[bool]) -> Exists:
     return exists().where(FeedbackRow.interaction_id == bindparam("interaction_id"), condition)
 
 
-# Built once (building a statement costs as much as running it): (👎, escalated, unresolved) seen?
+_NEGATIVES = (Outcome("down", None), Outcome(None, "escalated"), Outcome(None, "unresolved"))
+# Built once (building a statement costs as much as running it): which of _NEGATIVES were given?
 _NEGATIVE_OUTCOMES = select(
     _given(FeedbackRow.rating == "down"),
     _given(FeedbackRow.resolution == "escalated"),
@@ -363,8 +364,7 @@ def _outcomes(session: Session, interaction_id: str) -> list[Outcome]:
     resolution), however many votes there are.
     """
     seen = session.execute(_NEGATIVE_OUTCOMES, {"interaction_id": interaction_id}).one()
-    negatives = (Outcome("down", None), Outcome(None, "escalated"), Outcome(None, "unresolved"))
-    return [outcome for outcome, given in zip(negatives, seen, strict=True) if given]
+    return [outcome for outcome, given in zip(_NEGATIVES, seen, strict=True) if given]
 
 
 @dataclass(frozen=True)

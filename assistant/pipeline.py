@@ -206,7 +206,10 @@ class Assistant:
             mode=self.settings.retrieval_mode,
             lexical_weight=self.settings.lexical_weight,
         )
-        generator = self._generator_for(release) if with_generator else None
+        generator = None
+        if with_generator:  # about to serve: the question path ready before the first question
+            embedder.warmup()
+            generator = self._generator_for(release)
         return Serving(release, retriever, generator)
 
     def embedder_for(self, release: ReleaseManifest | None) -> Embedder:

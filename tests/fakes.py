@@ -54,6 +54,7 @@ class FakeEmbedder(Embedder):
         self.model_id = "fake-embedder"
         self.dimension = dimension
         self._lock = threading.Lock()
+        self._questions, self._questions_prepared = None, True  # questions go through encode()
 
     @property
     def max_tokens(self) -> int:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.config import DEFAULT_EMBEDDER
+from assistant.retrieval.onnx_questions import OnnxQuestionEncoder, export_questions_encoder
 
 
 def resolve_embedder_path(model: str) -> str:
@@ -42,7 +43,9 @@ class Embedder:
         self.model_id = name or model
         self._model = SentenceTransformer(resolve_embedder_path(model), device=device)
         self.dimension = int(self._model.get_embedding_dimension())
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the model and its tokenizer serve one caller at a time
+        self._questions: OnnxQuestionEncoder | None = None
+        self._questions_prepared = False
         question_worker()  # started now, before serving, rather than by the first question
 
     @property
@@ -67,6 +70,23 @@ class Embedder:
         """The embedding of one question, from the process's question worker (see there)."""
         return question_worker().embed(self, text)
 
+    def warmup(self) -> None:
+        """Prepare question encoding (the ONNX export, ~1 s) now rather than at the first question."""
+        with self._lock:
+            if not self._questions_prepared:
+                on_cpu = self._model.device.type == "cpu"  # on a GPU, torch runs the pass off the GIL
+                self._questions = export_questions_encoder(self._model) if on_cpu else None
+                self._questions_prepared = True
+
+    def encode_questions(self, texts: Sequence[str]) -> np.ndarray:
+        """Embeddings of a few questions: by ONNX Runtime on a CPU (see :mod:`.onnx_questions`)."""
+        self.warmup()
+        if self._questions is None:
+            return self.encode(texts, batch_size=len(texts))
+        with self._lock:
+            features = self._model.preprocess(list(texts))
+        return self._questions.embed(features)
+
 
 @dataclass
 class _Question:
@@ -78,13 +98,14 @@ class _Question:
 class QuestionWorker:
     """The one thread of a process that embeds the questions customers ask, in batches.
 
-    A question is a few dozen tokens: splitting its encode over torch's intra-op threads
-    saves a few ms on an idle machine, but on a busy one the encode waits for the slowest of
-    those threads to be scheduled (p95 ~150 ms with one core taken, ~14 ms single-threaded),
-    and concurrent answers are exactly a busy machine. So questions are encoded on this thread
-    with one intra-op thread, while ingestion (large batches) keeps torch's default. Questions
-    that arrive while it encodes are taken together as the next batch, so under many chats each
-    waits for about one batch, not for every question ahead of it.
+    A question is a few dozen tokens: splitting its encode over intra-op threads saves a few
+    ms on an idle machine, but on a busy one the encode waits for the slowest of those threads
+    to be scheduled (p95 ~150 ms with one core taken, ~14 ms single-threaded), and concurrent
+    answers are exactly a busy machine. So questions are encoded on this thread with one
+    intra-op thread (ONNX Runtime's, or torch's where the model could not be exported), while
+    ingestion (large batches) keeps torch's default. Questions that arrive while it encodes are
+    taken together as the next batch, so under many chats each waits for about one batch, not
+    for every question ahead of it.
     """
 
     def __init__(self) -> None:
@@ -129,7 +150,7 @@ class QuestionWorker:
             by_embedder.setdefault(question.embedder, []).append(question)
         for embedder, questions in by_embedder.items():
             try:
-                vectors = embedder.encode([q.text for q in questions], batch_size=len(questions))
+                vectors = embedder.encode_questions([q.text for q in questions])
             except Exception as error:  # noqa: BLE001 - every waiting caller gets it; the worker goes on
                 for question in questions:
                     question.vector.set_exception(error)

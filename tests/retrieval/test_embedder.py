@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -12,7 +13,9 @@ import numpy as np
 import pytest
 import torch
 
+from assistant.retrieval import onnx_questions
 from assistant.retrieval.embedder import Embedder, question_worker
+from assistant.retrieval.onnx_questions import OnnxQuestionEncoder
 from tests.fakes import FakeEmbedder
 
 QUESTIONS = [
@@ -32,7 +35,7 @@ def wait_for(condition: Callable[[], bool]) -> None:
 
 
 class HeldEncode:
-    """``embedder.encode`` that records each call and its torch threads; the first waits for ``release``."""
+    """``encode_questions`` recording each call and its torch threads; the first waits for ``release``."""
 
     def __init__(self, encode: Callable, fail: bool = False) -> None:
         self.encode, self.fail = encode, fail
@@ -40,14 +43,14 @@ class HeldEncode:
         self.threads: list[int] = []
         self.release = threading.Event()
 
-    def __call__(self, texts: Sequence[str], **options) -> np.ndarray:
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
         self.calls.append(list(texts))
         self.threads.append(torch.get_num_threads())
         if len(self.calls) == 1:
             self.release.wait(timeout=30)
         if self.fail:
             raise RuntimeError("model crashed")
-        return self.encode(texts, **options)
+        return self.encode(texts)
 
 
 def ask_concurrently(embedder: Embedder, held: HeldEncode) -> list[np.ndarray | BaseException]:
@@ -78,8 +81,8 @@ def test_questions_waiting_for_the_model_share_one_batch_and_get_their_own_vecto
 ) -> None:
     alone = [embedder.encode([question])[0] for question in QUESTIONS]
     threads_here = torch.get_num_threads()
-    held = HeldEncode(embedder.encode)
-    monkeypatch.setattr(embedder, "encode", held)
+    held = HeldEncode(embedder.encode_questions)
+    monkeypatch.setattr(embedder, "encode_questions", held)
 
     vectors = ask_concurrently(embedder, held)
 
@@ -88,7 +91,8 @@ def test_questions_waiting_for_the_model_share_one_batch_and_get_their_own_vecto
     for vector, expected in zip(vectors, alone, strict=True):
         assert isinstance(vector, np.ndarray) and vector.shape == (embedder.dimension,)
         np.testing.assert_allclose(vector, expected, atol=1e-5)
-    # questions are encoded single-threaded; every other thread keeps torch's default
+    # questions are encoded single-threaded (torch's count matters where ONNX is not used);
+    # every other thread keeps torch's default
     assert held.threads == [1, 1]
     assert torch.get_num_threads() == threads_here
     other: list[int] = []
@@ -102,8 +106,8 @@ def test_a_failed_encode_fails_its_waiting_questions_and_the_worker_goes_on(
     embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     expected = embedder.encode([QUESTIONS[0]])[0]
-    held = HeldEncode(embedder.encode, fail=True)
-    monkeypatch.setattr(embedder, "encode", held)
+    held = HeldEncode(embedder.encode_questions, fail=True)
+    monkeypatch.setattr(embedder, "encode_questions", held)
 
     results = ask_concurrently(embedder, held)
 
@@ -129,3 +133,41 @@ def test_a_forked_process_embeds_questions_with_a_worker_of_its_own() -> None:
             pytest.fail("the forked child never got its question embedded")
         time.sleep(0.05)
     assert os.waitstatus_to_exitcode(finished[1]) == 0
+
+
+def test_questions_on_a_cpu_are_embedded_by_onnx_runtime_as_torch_embeds_them(embedder: Embedder) -> None:
+    embedder.warmup()
+    assert isinstance(embedder._questions, OnnxQuestionEncoder)
+    by_torch = embedder.encode(QUESTIONS)
+    by_onnx = embedder.encode_questions(QUESTIONS)  # one padded batch of mixed lengths
+    assert by_onnx.dtype == np.float32 and by_onnx.shape == by_torch.shape
+    np.testing.assert_allclose(by_onnx, by_torch, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(by_onnx, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(embedder.encode_query(QUESTIONS[2]), by_torch[2], atol=1e-5)
+
+
+def test_a_model_that_does_not_export_keeps_torch_for_its_questions(
+    embedder: Embedder, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken_export(*args, **kwargs) -> None:
+        raise RuntimeError("unsupported operator")
+
+    monkeypatch.setattr(torch.onnx, "export", broken_export)
+    with caplog.at_level(logging.WARNING, logger=onnx_questions.__name__):
+        assert onnx_questions.export_questions_encoder(embedder._model) is None
+    assert "ONNX export failed (unsupported operator)" in caplog.text
+
+    fresh = Embedder()  # its warmup meets the broken exporter: questions go through torch
+    expected = embedder.encode([QUESTIONS[0]])[0]
+    np.testing.assert_allclose(fresh.encode_query(QUESTIONS[0]), expected, atol=1e-5)
+    assert fresh._questions is None
+
+
+def test_an_export_that_differs_from_torch_is_not_used(
+    embedder: Embedder, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    real_embed = OnnxQuestionEncoder.embed
+    monkeypatch.setattr(OnnxQuestionEncoder, "embed", lambda self, feats: real_embed(self, feats) + 0.01)
+    with caplog.at_level(logging.WARNING, logger=onnx_questions.__name__):
+        assert onnx_questions.export_questions_encoder(embedder._model) is None
+    assert "the ONNX export differs by 0.01" in caplog.text

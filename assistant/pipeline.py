@@ -285,14 +285,14 @@ class Assistant:
         """
         started = time.perf_counter()
         serving = self.serving
-        with self.store.session() as session:
-            conversation = repository.get_or_create_conversation(
-                session, conversation_id=conversation_id, channel=channel, user_id=user_id
-            )
-            conversation_id = conversation.id
-            if history is None:
+        repository.check_conversation_key(conversation_id, channel)
+        if history is None and conversation_id is not None:
+            with self.store.session() as session:
                 history = repository.conversation_turns(session, conversation_id, self.settings.history_turns)
-        history = list(history)[-2 * self.settings.history_turns :]
+        history = list(history or [])[-2 * self.settings.history_turns :]
+        # A new conversation is written with its first interaction (_log): nothing is written
+        # before the first token, and the answer costs one transaction, not two.
+        conversation_id = conversation_id or str(uuid.uuid4())
 
         draft = Draft(started)
         try:
@@ -417,6 +417,9 @@ class Assistant:
         generator = None if curated_answer_id else serving.generator
         generated = not abstained or draft.guarded  # a withheld answer was still generated
         with self.store.session() as session:
+            repository.get_or_create_conversation(
+                session, conversation_id=conversation_id, channel=channel, user_id=user_id
+            )
             repository.record_interaction(
                 session,
                 interaction_id=interaction_id,

@@ -8,7 +8,7 @@ import pytest
 
 from assistant.config import Settings
 from assistant.pipeline import ABSTAIN_MESSAGE, Delta, Done, _CitationFilter
-from assistant.store import InteractionRow, get_interaction
+from assistant.store import ConversationRow, InteractionRow, get_interaction
 from tests.fakes import FakeGenerator
 
 
@@ -101,3 +101,29 @@ def test_a_disconnected_stream_is_still_logged(ingested) -> None:
     with ingested.store.session() as session:
         rows = session.query(InteractionRow).all()
     assert len(rows) == 1 and rows[0].question == "How do I reset my password?"
+
+
+def test_a_new_conversation_is_written_with_its_first_answer_not_before(ingested) -> None:
+    stream = ingested.ask_stream("How do I reset my password?", user_id="cust-2", conversation_id="chat-42")
+    assert isinstance(next(stream), Delta)
+    with ingested.store.session() as session:  # streaming has begun: nothing written yet
+        assert session.query(ConversationRow).count() == 0
+    *_, done = stream
+    assert done.answer.conversation_id == "chat-42"
+    with ingested.store.session() as session:
+        conversation = session.get(ConversationRow, "chat-42")
+        assert conversation.user_id == "cust-2" and conversation.channel == "api"
+        assert get_interaction(session, done.answer.interaction_id).conversation_id == "chat-42"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"conversation_id": " "}, "conversation_id must be"), ({"channel": "fax"}, "channel must be one of")],
+)
+def test_a_bad_conversation_key_fails_before_anything_is_answered(ingested, options, message) -> None:
+    fake = ingested._generator_for(ingested.registry.current())
+    with pytest.raises(ValueError, match=message):
+        next(ingested.ask_stream("How do I reset my password?", **options))
+    assert fake.calls == []
+    with ingested.store.session() as session:
+        assert session.query(InteractionRow).count() == 0

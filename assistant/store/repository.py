@@ -170,9 +170,8 @@ def get_or_create_conversation(
     Found by ``conversation_id`` (a client-chosen id that does not exist yet is created with
     that id), else by ``(channel, external_ref)`` such as a Slack thread; otherwise a new one.
     """
-    _check_channel(channel)
+    check_conversation_key(conversation_id, channel)
     if conversation_id is not None:
-        _check_id(conversation_id, "conversation_id")
         row = session.get(ConversationRow, conversation_id)
         if row is not None:
             return row
@@ -194,6 +193,13 @@ def get_or_create_conversation(
         return _conversation_by_ref(session, channel, external_ref) if external_ref is not None else None
 
     return _insert_or_get(session, new, find)[0]
+
+
+def check_conversation_key(conversation_id: str | None, channel: str) -> None:
+    """Raise ValueError unless :func:`get_or_create_conversation` accepts this id and channel."""
+    _check_channel(channel)
+    if conversation_id is not None:
+        _check_id(conversation_id, "conversation_id")
 
 
 def conversation_turns(session: Session, conversation_id: str, limit: int) -> list[Turn]:
@@ -390,6 +396,7 @@ def feedback_for(session: Session, interaction_id: str) -> list[FeedbackRow]:
 __all__ = [
     "IdempotencyConflict",
     "MAX_COMMENT_CHARS",
+    "check_conversation_key",
     "conversation_turns",
     "delete_documents",
     "feedback_for",

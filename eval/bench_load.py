@@ -205,7 +205,7 @@ def chat_level(url: str, home: Path, sessions: int, duration_s: float, ttft_s: f
 
     Also the server's own timings of the answers it logged while the level was measured.
     """
-    env, since, seconds = run_users(url, ChatUser, sessions, duration_s)
+    _, since, seconds = run_users(url, ChatUser, sessions, duration_s)
     counts = dict(TALLY.outcomes)
     sent = sum(counts.get(k, 0) for k in ("ok", "error", "timeout")) + sum(
         v for k, v in counts.items() if k.startswith("shed_")

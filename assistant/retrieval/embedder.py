@@ -72,6 +72,8 @@ class Embedder:
 
     def warmup(self) -> None:
         """Prepare question encoding (the ONNX export, ~1 s) now rather than at the first question."""
+        if self._questions_prepared:  # every question passes here: no lock once it is done
+            return
         with self._lock:
             if not self._questions_prepared:
                 on_cpu = self._model.device.type == "cpu"  # on a GPU, torch runs the pass off the GIL

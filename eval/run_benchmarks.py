@@ -40,7 +40,7 @@ def run_one(module: list[str]) -> dict:
 
 def markdown(results: dict, machine: str) -> str:
     g, r, i, a = (results[k] for k in ("generation", "retrieval", "ingest", "ask"))
-    lines = [f"Measured on {machine}, {time.strftime('%Y-%m-%d')}, by `make bench`.", ""]
+    lines = [f"Measured on {machine} by `make bench`: {_run_dates(results)}.", ""]
     base = g["baseline"]
     lines += [
         f"Generation: {g['prompt_tokens']}-token prompt (5 sources) + {g['new_tokens']} new tokens, "
@@ -136,6 +136,18 @@ def markdown(results: dict, machine: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _run_dates(results: dict) -> str:
+    """When each benchmark last ran ("a and b 2026-11-27; c 2026-11-29"): a re-run keeps the others'."""
+    by_date: dict[str, list[str]] = {}
+    for name, result in results.items():
+        by_date.setdefault(result.get("measured_on", "date not recorded"), []).append(name)
+    return "; ".join(f"{_and(names)} {date}" for date, names in sorted(by_date.items()))
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 def crash_lines(crash: dict) -> list[str]:
     """The crash-safety section: kill cycles per backend, and what was lost or doubled (target 0)."""
     from eval.bench_crash import table
@@ -183,7 +195,7 @@ def run_benchmarks(chosen: list[str]) -> None:
     for name in chosen:
         module = BENCHMARKS[name]
         print(f"== {name}", flush=True)
-        results[name] = run_one(module)
+        results[name] = {**run_one(module), "measured_on": time.strftime("%Y-%m-%d")}
     machine = f"{platform.machine()} CPU, {torch.get_num_threads()} threads, torch {torch.__version__}"
     (REPORTS / "benchmarks.json").write_text(json.dumps({"machine": machine, **results}, indent=2))
     text = markdown(results, machine)

@@ -66,10 +66,10 @@ def test_two_leads_at_once_one_wins_the_other_gets_a_conflict(assistant) -> None
         assert [a.actor for a in audit_trail(session, flag.id)] == ["ana"]
 
 
+# PostgreSQL only: SQLite serialises writers (BEGIN IMMEDIATE), so this interleaving cannot happen
+@pytest.mark.parametrize("db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_a_racing_update_loses_in_the_database(assistant) -> None:
     """The second writer passed the in-memory check but the guarded UPDATE sees the new version."""
-    if assistant.store.engine.dialect.name == "sqlite":
-        pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE): this interleaving cannot happen")
     flag = thumbs_down(assistant, "How do I reset my password?")
     with assistant.store.session() as first:
         loaded = first.get(FlagRow, flag.id)

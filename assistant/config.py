@@ -102,6 +102,13 @@ class Settings(BaseSettings):
     release_poll_seconds: float = Field(
         2.0, description="How often a server checks for a newly activated release."
     )
+    api_keys: SecretStr = Field(
+        "",
+        validate_default=True,
+        description="Comma-separated keys; when set, every `/v1/...` route answers only requests with "
+        "`Authorization: Bearer <one of them>` (401 otherwise). Empty: `/v1` is open, for a server "
+        "on loopback or behind a gateway that authenticates. Never logged.",
+    )
 
     # conversation and limits
     history_turns: int = Field(3, description="Earlier user turns used to interpret a follow-up.")
@@ -391,8 +398,10 @@ def settings_table() -> str:
     """Every setting as a Markdown table (the README's settings section is this output)."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
-        default = field.default
-        shown = "(empty)" if default in ("", None) else f"`{default}`"
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, SecretStr):
+            default = default.get_secret_value()
+        shown = "(empty)" if default in ("", None, {}) else f"`{default}`"
         rows.append(f"| `ASSISTANT_{name.upper()}` | {shown} | {field.description or ''} |")
     return "\n".join(rows)
 

@@ -132,7 +132,9 @@ def create_app(assistant: Assistant, *, watch_releases: bool = True) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:
-        return resources.files("assistant.web").joinpath("index.html").read_text(encoding="utf-8")
+        # the try page calls /v1 from the browser: with API keys set it has none to send
+        page = "try_off.html" if settings.api_keys.get_secret_value().strip() else "index.html"
+        return resources.files("assistant.web").joinpath(page).read_text(encoding="utf-8")
 
     @app.get("/try.js", include_in_schema=False)
     def try_script() -> Response:  # the try page's script (the CSP allows no inline scripts)

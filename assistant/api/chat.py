@@ -8,16 +8,19 @@ import uuid
 from collections.abc import Generator, Iterator
 from contextlib import closing
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from assistant.api.deps import assistant_of
+from assistant.api.deps import assistant_of, require_api_key
 from assistant.api.schemas import MODEL_ID, ChatRequest, error_responses, event_stream_response
 from assistant.api.shedding import generation_slots, in_threads
 from assistant.pipeline import Assistant, Delta, Done
+from assistant.store import repository
 from assistant.types import Answer, Turn
 
-router = APIRouter(prefix="/v1", tags=["chat"])
+router = APIRouter(
+    prefix="/v1", tags=["chat"], dependencies=[Depends(require_api_key)], responses=error_responses(401)
+)
 
 
 @router.get("/models")
@@ -89,6 +92,12 @@ def chat_completions(body: ChatRequest, request: Request) -> JSONResponse | Stre
     """Answer the last user message, grounded in the knowledge base, OpenAI-style."""
     assistant = assistant_of(request)
     question, history = _turns(body, assistant)
+    if body.conversation_id is not None:
+        with assistant.store.session() as session:
+            if not repository.conversation_open_to(
+                session, body.conversation_id, channel=body.channel, user_id=body.user
+            ):
+                raise HTTPException(404, f"no conversation {body.conversation_id!r} of this user and channel")
     events = generation_slots(request).hold(
         lambda: assistant.ask_stream(
             question,

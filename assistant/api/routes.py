@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from assistant.api.deps import assistant_of
+from assistant.api.deps import assistant_of, require_api_key
 from assistant.api.feedback import save_feedback
 from assistant.api.schemas import FeedbackRequest, error_responses
 
 router = APIRouter()
 
 
-@router.get("/v1/search", tags=["search"])
+@router.get(
+    "/v1/search", tags=["search"], dependencies=[Depends(require_api_key)], responses=error_responses(401)
+)
 def search(
     request: Request, q: str = Query(min_length=1, max_length=4000), k: int = Query(5, ge=1, le=50)
 ) -> list:
@@ -21,7 +23,13 @@ def search(
     return [hit.to_dict() for hit in result.hits]
 
 
-@router.post("/v1/feedback", tags=["feedback"], status_code=201, responses=error_responses(400, 404, 413))
+@router.post(
+    "/v1/feedback",
+    tags=["feedback"],
+    status_code=201,
+    dependencies=[Depends(require_api_key)],
+    responses=error_responses(400, 401, 404, 413),
+)
 async def feedback(body: FeedbackRequest, request: Request, background: BackgroundTasks) -> JSONResponse:
     """Record 👍/👎 and/or an outcome; the same vote sent twice is stored once (200)."""
     result, created = await save_feedback(

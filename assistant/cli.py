@@ -191,7 +191,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
 ) -> None:
-    """Serve the API, the try-it page and (later) the widget and admin UI in one process."""
+    """Serve the API, the try-it page, the widget and the admin UI in one process."""
     import uvicorn
 
     from assistant.api.app import create_app

@@ -23,7 +23,7 @@ def slack() -> None:
         from connectors.slack import build_app
         from connectors.slack.socket_mode import handler, missing_tokens
     except ImportError:
-        fail("the Slack connector needs its extra: pip install 'support-assistant[slack]'")
+        fail("the Slack connector needs its extra: pip install -e '.[slack]' (in the checkout)")
     missing = missing_tokens(settings)
     if missing:
         fail(f"set {' and '.join(missing)} (see README, 'Connect Slack')")

@@ -68,9 +68,18 @@ def test_web_flags_stay_out_of_slack_by_default(slack, slack_assistant) -> None:
 
 
 @pytest.mark.parametrize("slack_overrides", [{"slack_signing_secret": ""}])
-def test_no_slack_endpoint_without_the_signing_secret(slack_assistant) -> None:
+def test_no_slack_endpoint_without_the_signing_secret(slack_assistant, caplog) -> None:
     with TestClient(create_app(slack_assistant, watch_releases=False)) as client:
         assert client.post("/slack/events", content=b"{}").status_code in (404, 405)
+    # half of HTTP mode is set (no app token for Socket Mode either): the log says what is missing
+    assert "ASSISTANT_SLACK_SIGNING_SECRET is not" in caplog.text and BOT_TOKEN not in caplog.text
+
+
+@pytest.mark.parametrize("slack_overrides", [{"slack_signing_secret": "", "slack_app_token": "xapp-1-A"}])
+def test_a_bot_token_for_socket_mode_is_no_half_configuration(slack_assistant, caplog) -> None:
+    with TestClient(create_app(slack_assistant, watch_releases=False)):
+        pass
+    assert "/slack/events" not in caplog.text
 
 
 def test_assistant_slack_needs_both_tokens(monkeypatch, tmp_path) -> None:

@@ -7,7 +7,7 @@ import logging
 from contextlib import asynccontextmanager
 from importlib import resources
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -47,7 +47,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    raise _TooLarge
+                    raise _TooLarge(self.limit)
             return message
 
         try:
@@ -56,13 +56,16 @@ class BodySizeLimit:
             await self._reject(send)
 
     async def _reject(self, send: Send) -> None:
-        response = JSONResponse({"detail": f"request body larger than {self.limit} bytes"}, status_code=413)
+        response = JSONResponse({"detail": _TooLarge(self.limit).detail}, status_code=413)
         await send({"type": "http.response.start", "status": 413, "headers": response.raw_headers})
         await send({"type": "http.response.body", "body": response.body})
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """A streamed body past the limit: an HTTPException, so FastAPI's body parsing lets it through as 413."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body larger than {limit} bytes")
 
 
 def settle_heap() -> None:
@@ -122,7 +125,11 @@ def create_app(assistant: Assistant, *, watch_releases: bool = True) -> FastAPI:
         for chore in chores:
             chore.stop()
 
-    app = FastAPI(title="Support assistant", version=__version__, lifespan=lifespan)
+    # No /docs or /redoc: their pages load scripts from a CDN, which the CSP (and an offline
+    # server) refuses, so they would be blank. /openapi.json serves the document to any viewer.
+    app = FastAPI(
+        title="Support assistant", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.state.assistant = assistant
     settings = assistant.settings
     app.state.generation_slots = GenerationSlots(

@@ -95,6 +95,17 @@ def test_oversized_body_is_refused(client: TestClient) -> None:
     assert response.status_code == 413 and "larger than" in response.json()["detail"]
 
 
+def test_oversized_body_without_a_length_is_refused_too(client: TestClient, assistant) -> None:
+    """A chunked body declares no length: it is counted as it arrives, and still gets 413."""
+    big = json.dumps({"messages": [{"role": "user", "content": "y" * 300_000}]}).encode()
+    chunks = (big[i : i + 65_536] for i in range(0, len(big), 65_536))  # a generator: sent chunked
+    json_type = {"content-type": "application/json"}
+    response = client.post("/v1/chat/completions", content=chunks, headers=json_type)
+    assert response.status_code == 413 and "larger than" in response.json()["detail"]
+    with assistant.store.session() as session:
+        assert session.query(InteractionRow).count() == 0
+
+
 def test_malformed_json_is_a_4xx(client: TestClient) -> None:
     response = client.post(
         "/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json"}

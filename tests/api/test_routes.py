@@ -118,3 +118,8 @@ def test_release_watcher_freezes_the_heap_once_models_load(api_settings, kb_dir,
         assert gc.get_freeze_count() == 0
     finally:
         gc.unfreeze()
+
+
+def test_the_openapi_document_is_served_and_no_blank_docs_pages(client) -> None:
+    assert "/v1/chat/completions" in client.get("/openapi.json").json()["paths"]
+    assert client.get("/docs").status_code == 404 and client.get("/redoc").status_code == 404

@@ -75,8 +75,8 @@ def load_file(
         return [_load_html(text, doc_id, path, digest)]
     if suffix in FAQ:
         rows = _jsonl_rows(text) if suffix == ".jsonl" else _csv_rows(text)
-        return _faq_documents(rows, doc_id, path, digest, faq_question_field, faq_answer_field)
-    return [_document(doc_id, _first_line_title(text) or path.stem, str(path), text, digest)]
+        return _faq_documents(rows, doc_id, digest, faq_question_field, faq_answer_field)
+    return [_document(doc_id, _first_line_title(text) or path.stem, doc_id, text, digest)]
 
 
 def _decode_text(data: bytes) -> str:
@@ -128,7 +128,7 @@ def _load_markdown(text: str, doc_id: str, path: Path, file_hash: str) -> Docume
     meta = post.metadata if isinstance(post.metadata, dict) else {}
     body = post.content
     title = str(meta.get("title") or first_heading(body) or path.stem)
-    return _document(str(meta.get("id") or doc_id), title, str(meta.get("url") or path), body, file_hash)
+    return _document(str(meta.get("id") or doc_id), title, str(meta.get("url") or doc_id), body, file_hash)
 
 
 def _load_html(text: str, doc_id: str, path: Path, file_hash: str) -> Document:
@@ -145,7 +145,7 @@ def _load_html(text: str, doc_id: str, path: Path, file_hash: str) -> Document:
     if not markdown:
         raise SkippedFile("no main text found in HTML")
     meta = trafilatura.extract_metadata(text)
-    url = meta.url if meta and meta.url else str(path)
+    url = meta.url if meta and meta.url else doc_id
     title = first_heading(markdown) or (meta.title if meta and meta.title else None) or path.stem
     return _document(doc_id, title, url, markdown, file_hash)
 
@@ -161,7 +161,7 @@ def _load_pdf(data: bytes, doc_id: str, path: Path, file_hash: str) -> Document:
     except (PdfReadError, ValueError, KeyError, TypeError) as exc:
         raise SkippedFile(f"unreadable PDF: {exc}") from exc
     text = "\n\n".join(p.strip() for p in pages if p.strip())
-    return _document(doc_id, meta_title or _first_line_title(text) or path.stem, str(path), text, file_hash)
+    return _document(doc_id, meta_title or _first_line_title(text) or path.stem, doc_id, text, file_hash)
 
 
 def _jsonl_rows(text: str) -> list[dict]:
@@ -188,7 +188,7 @@ def _csv_rows(text: str) -> list[dict]:
 
 
 def _faq_documents(
-    rows: list[dict], doc_id: str, path: Path, file_hash: str, question_field: str, answer_field: str
+    rows: list[dict], doc_id: str, file_hash: str, question_field: str, answer_field: str
 ) -> list[Document]:
     if not rows:
         raise SkippedFile("no FAQ rows")
@@ -209,7 +209,7 @@ def _faq_documents(
         if row_id in row_of_id:  # two documents with one id would overwrite each other in the index
             raise SkippedFile(f"FAQ rows {row_of_id[row_id]} and {number} have the same id {row_id!r}")
         row_of_id[row_id] = number
-        source = str(row.get("url") or f"{path}#{row_id}")
+        source = str(row.get("url") or f"{doc_id}#{row_id}")
         documents.append(
             _document(f"{doc_id}#{row_id}", question, source, f"# {question}\n\n{answer}", file_hash)
         )

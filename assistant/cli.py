@@ -16,7 +16,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from assistant.cli_common import JsonOption, err, fail, load_settings, open_store, out, print_json
+from assistant.cli_common import JsonOption, err, fail, id_column, load_settings, open_store, out, print_json
 from assistant.cli_eval import register as register_eval
 from assistant.cli_flywheel import activate_release
 from assistant.cli_flywheel import register as register_flywheel
@@ -224,13 +224,13 @@ def releases_list(as_json: JsonOption = False) -> None:
     if as_json:
         print_json([{k: v for k, v in r.items() if k != "files"} for r in rows])
         return
-    table = Table("", "release", "kind", "created", "parent", "chunks", "adapter")
+    table = Table("", id_column("release"), "kind", "created", "parent", "chunks", "adapter")
     for row in rows:
         table.add_row(
             "*" if row["active"] else "",
             row["id"],
             row["kind"],
-            row["created_at"],
+            row["created_at"][:16].replace("T", " "),
             row["parent"] or "",
             str(row["index"].get("chunks", "")),
             row["adapter"] or "",

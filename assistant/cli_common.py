@@ -7,6 +7,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.table import Column
 
 from assistant.config import Settings, get_settings
 from assistant.store import Store
@@ -39,3 +40,8 @@ def open_store(settings: Settings) -> Store:
     store = Store(settings.resolved_database_url)
     store.upgrade()
     return store
+
+
+def id_column(header: str) -> Column:
+    """A table column of ids people copy into the next command: never cut short, others give way."""
+    return Column(header, no_wrap=True)

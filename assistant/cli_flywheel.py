@@ -17,7 +17,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from assistant.cli_common import JsonOption, fail, load_settings, open_store, out, print_json
+from assistant.cli_common import JsonOption, fail, id_column, load_settings, open_store, out, print_json
 from assistant.releases import ReleaseError, ReleaseRegistry
 
 flywheel_app = typer.Typer(help="The learning cycle: feedback → datasets → training → gate → release.")
@@ -133,7 +133,7 @@ def flywheel_status(
     if as_json:
         print_json(rows if run_id is None else rows[0])
         return
-    table = Table("run", "status", "stage", "step", "candidate", "gate", "activated", "created")
+    table = Table(id_column("run"), "status", "stage", "step", "candidate", "gate", "activated", "created")
     for row in rows:
         step = f"{row['step']}/{row['total_steps']}" if row["total_steps"] else ""
         table.add_row(

@@ -85,6 +85,13 @@ def test_releases_list_activate_rollback(cli, kb_dir: Path) -> None:
     assert json.loads(cli("releases", "activate", second, "--json").stdout) == {"active": second}
 
 
+def test_release_ids_are_shown_whole_on_a_narrow_terminal(cli, kb_dir: Path, monkeypatch) -> None:
+    """People copy the id from the table into `releases activate`: it must not end in '…'."""
+    release = json.loads(cli("ingest", str(kb_dir), "--json").stdout)["release"]
+    monkeypatch.setenv("COLUMNS", "80")
+    assert release in cli("releases", "list").stdout
+
+
 @pytest.mark.slow
 def test_ask_and_feedback_end_to_end_with_the_real_models(
     tmp_path: Path, kb_dir: Path, model_cache: Path

@@ -6,6 +6,8 @@ import json
 from typing import Annotated, NoReturn
 
 import typer
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from rich.console import Console
 from rich.table import Column
 
@@ -31,8 +33,15 @@ def load_settings() -> Settings:
     """The settings, or exit 2 naming the invalid one."""
     try:
         return get_settings()
-    except ValueError as exc:
-        fail(f"invalid settings: {exc}")
+    except ValidationError as exc:  # its own str() repeats every input, secrets included
+        problems = exc.errors(include_url=False, include_input=False, include_context=False)
+        fail("invalid settings: " + "; ".join(_problem(p) for p in problems))
+
+
+def _problem(error: ErrorDetails) -> str:
+    where = ".".join(str(part) for part in error["loc"])
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
 
 
 def open_store(settings: Settings) -> Store:

@@ -327,6 +327,7 @@ class Settings(BaseSettings):
         if self.generator_backend == "remote" and not self.remote_base_url:
             raise ValueError("generator_backend=remote needs ASSISTANT_REMOTE_BASE_URL")
         self.widget_origins  # noqa: B018 (fails early, with a clear message, on a malformed origin)
+        self.api_key_list  # noqa: B018 (the same for a key no HTTP header can carry)
         return self
 
     @property
@@ -349,6 +350,15 @@ class Settings(BaseSettings):
                 )
             origins.add(origin)
         return frozenset(origins)
+
+    @property
+    def api_key_list(self) -> tuple[str, ...]:
+        """The keys of the ``/v1`` API (empty: it is open)."""
+        keys = tuple(k.strip() for k in self.api_keys.get_secret_value().split(",") if k.strip())
+        for key in keys:
+            if not re.fullmatch(r"[\x21-\x7e]+", key):  # never echo the key itself: it is a secret
+                raise ValueError("ASSISTANT_API_KEYS: a key may hold only printable ASCII, no spaces")
+        return keys
 
     @property
     def slack_channel_ids(self) -> frozenset[str]:

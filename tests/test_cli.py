@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from assistant import config
+from assistant import cli_common, config
 from assistant.cli import app
 
 
@@ -67,11 +67,23 @@ def test_bad_input_exits_2_with_one_line(cli, args: list[str], message: str) -> 
     assert len(lines) == 1 and message in lines[0]
 
 
-def test_invalid_setting_is_a_clear_error(cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ASSISTANT_CHUNK_OVERLAP", "5000")
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("ASSISTANT_CHUNK_OVERLAP", "5000", "chunk_overlap must be smaller"),
+        ("ASSISTANT_API_KEYS", "clé-S3CRET-KEY", "printable ASCII"),
+        ("ASSISTANT_MAX_MESSAGES", "many", "max_messages: Input should be a valid integer"),
+    ],
+)
+def test_an_invalid_setting_is_a_clear_error_without_secrets(cli, monkeypatch, variable, value, message):
+    """Pydantic's own message repeats every input: the tokens below must not reach the terminal."""
+    monkeypatch.setenv("ASSISTANT_SLACK_BOT_TOKEN", "xoxb-S3CRET-TOKEN")
+    monkeypatch.setenv("ASSISTANT_SLACK_SIGNING_SECRET", "S3CRET-SIGNING")
+    monkeypatch.setenv(variable, value)
     config.get_settings.cache_clear()
     result = cli("releases", "list")
-    assert result.exit_code == 2 and "chunk_overlap must be smaller" in result.stderr
+    assert result.exit_code == 2 and message in result.stderr
+    assert "S3CRET" not in result.stderr + result.stdout
 
 
 def test_releases_list_activate_rollback(cli, kb_dir: Path) -> None:
@@ -88,7 +100,7 @@ def test_releases_list_activate_rollback(cli, kb_dir: Path) -> None:
 def test_release_ids_are_shown_whole_on_a_narrow_terminal(cli, kb_dir: Path, monkeypatch) -> None:
     """People copy the id from the table into `releases activate`: it must not end in '…'."""
     release = json.loads(cli("ingest", str(kb_dir), "--json").stdout)["release"]
-    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setattr(cli_common.out, "width", 80)  # rich read COLUMNS once, at import
     assert release in cli("releases", "list").stdout
 
 

@@ -19,7 +19,7 @@ from fastapi import HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
 from assistant.admin.auth import user_for_session, user_for_token
-from assistant.api.deps import assistant_of
+from assistant.api.deps import assistant_of, bearer_token, unauthorized
 from assistant.store.models import ROLES
 
 SESSION_COOKIE = "assistant_admin"
@@ -41,19 +41,14 @@ class Principal:
     csrf_token: str | None = None
 
 
-def _unauthorized(detail: str) -> HTTPException:
-    return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
-
-
-def _bearer(request: Request, header: str) -> Principal:
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        raise _unauthorized("malformed Authorization header: expected 'Bearer <token>'")
+def _bearer(request: Request) -> Principal:
+    token = bearer_token(request)
+    if token is None:
+        raise unauthorized("malformed Authorization header: expected 'Bearer <token>'")
     with assistant_of(request).store.session() as session:
         user = user_for_token(session, token)
         if user is None:
-            raise _unauthorized("invalid, revoked or disabled token")
+            raise unauthorized("invalid, revoked or disabled token")
         return Principal(id=user.id, username=user.username, role=user.role)
 
 
@@ -71,7 +66,7 @@ def _session(request: Request, cookie: str) -> Principal:
     with assistant_of(request).store.session() as session:
         found = user_for_session(session, cookie)
         if found is None:
-            raise _unauthorized("your session has expired or ended: log in again")
+            raise unauthorized("your session has expired or ended: log in again")
         user, row = found
         return Principal(id=user.id, username=user.username, role=user.role, csrf_token=row.csrf_token)
 
@@ -94,11 +89,11 @@ async def authenticate(request: Request) -> Principal:
     header = request.headers.get("authorization")
     cookie = request.cookies.get(SESSION_COOKIE)
     if header:
-        principal = await run_in_threadpool(_bearer, request, header)  # the store may block
+        principal = await run_in_threadpool(_bearer, request)  # the store may block
     elif cookie:
         principal = await _cookie(request, cookie)
     else:
-        raise _unauthorized("authentication required: log in, or send 'Authorization: Bearer <token>'")
+        raise unauthorized("authentication required: log in, or send 'Authorization: Bearer <token>'")
     request.state.admin_principal = principal
     return principal
 

@@ -137,6 +137,7 @@ def create_app(assistant: Assistant, *, watch_releases: bool = True) -> FastAPI:
     )
     app.include_router(chat.router)
     app.include_router(routes.router)
+    app.include_router(routes.v1)
     app.include_router(admin_api.router)
     admin_ui.install(app)
     app.add_middleware(BodySizeLimit, limit=assistant.settings.max_body_bytes)
@@ -159,7 +160,7 @@ def create_app(assistant: Assistant, *, watch_releases: bool = True) -> FastAPI:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:
         # the try page calls /v1 from the browser: with API keys set it has none to send
-        page = "try_off.html" if settings.api_keys.get_secret_value().strip() else "index.html"
+        page = "try_off.html" if settings.api_key_list else "index.html"
         return resources.files("assistant.web").joinpath(page).read_text(encoding="utf-8")
 
     @app.get("/try.js", include_in_schema=False)

@@ -97,7 +97,11 @@ def chat_completions(body: ChatRequest, request: Request) -> JSONResponse | Stre
             if not repository.conversation_open_to(
                 session, body.conversation_id, channel=body.channel, user_id=body.user
             ):
-                raise HTTPException(404, f"no conversation {body.conversation_id!r} of this user and channel")
+                raise HTTPException(
+                    404,
+                    f"no conversation {body.conversation_id!r} for this user and channel: send the "
+                    "`user` and `channel` of its first request again",
+                )
     events = generation_slots(request).hold(
         lambda: assistant.ask_stream(
             question,

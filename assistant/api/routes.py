@@ -1,4 +1,4 @@
-"""Search, feedback and health endpoints."""
+"""Search and feedback (``v1``, behind the API keys) and the health endpoints (``router``, open)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ from assistant.api.feedback import save_feedback
 from assistant.api.schemas import FeedbackRequest, error_responses
 
 router = APIRouter()
+v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], responses=error_responses(401))
 
 
-@router.get(
-    "/v1/search", tags=["search"], dependencies=[Depends(require_api_key)], responses=error_responses(401)
-)
+@v1.get("/search", tags=["search"])
 def search(
     request: Request, q: str = Query(min_length=1, max_length=4000), k: int = Query(5, ge=1, le=50)
 ) -> list:
@@ -23,13 +22,7 @@ def search(
     return [hit.to_dict() for hit in result.hits]
 
 
-@router.post(
-    "/v1/feedback",
-    tags=["feedback"],
-    status_code=201,
-    dependencies=[Depends(require_api_key)],
-    responses=error_responses(400, 401, 404, 413),
-)
+@v1.post("/feedback", tags=["feedback"], status_code=201, responses=error_responses(400, 404, 413))
 async def feedback(body: FeedbackRequest, request: Request, background: BackgroundTasks) -> JSONResponse:
     """Record 👍/👎 and/or an outcome; the same vote sent twice is stored once (200)."""
     result, created = await save_feedback(

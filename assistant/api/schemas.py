@@ -37,7 +37,8 @@ class ChatRequest(BaseModel):
     conversation_id: str | None = Field(
         None,
         max_length=100,
-        description="Continue a stored conversation (used when only one message is sent).",
+        description="Continue a stored conversation (its turns are the context when only one message "
+        "is sent); only with the `user` and `channel` it started with (404 otherwise).",
     )
     channel: Literal["api", "web"] = "api"
 

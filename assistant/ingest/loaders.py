@@ -30,9 +30,15 @@ class SkippedFile(Exception):
     """A file that was not ingested; ``str(exc)`` says why."""
 
 
+# Part of every file's hash: bump it when loading changes what a file's documents hold, so the
+# next ingest reloads files whose bytes did not change (2: sources without a URL are relative).
+LOADER_VERSION = 2
+
+
 def file_hash(data: bytes, faq_question_field: str, faq_answer_field: str) -> str:
-    """Hash of a file's bytes and the settings that shape its documents."""
-    return hashlib.sha256(data + f"|{faq_question_field}|{faq_answer_field}".encode()).hexdigest()
+    """Hash of a file's bytes, the settings that shape its documents and the loader's version."""
+    shape = f"|{faq_question_field}|{faq_answer_field}|v{LOADER_VERSION}"
+    return hashlib.sha256(data + shape.encode()).hexdigest()
 
 
 def document_id(path: Path, root: Path) -> str:

@@ -51,6 +51,17 @@ def test_first_ingest_makes_an_active_release_and_mirrors_documents(run, kb_dir:
     assert hits[0].chunk.doc_id == "refunds.md"
 
 
+def test_a_new_loader_version_reloads_unchanged_files_once(run, kb_dir: Path, monkeypatch) -> None:
+    """What loading puts in a document changed (e.g. its source): files whose bytes did not are redone."""
+    from assistant.ingest import loaders
+
+    run(kb_dir)
+    monkeypatch.setattr(loaders, "LOADER_VERSION", loaders.LOADER_VERSION + 1)
+    upgraded = run(kb_dir)
+    assert upgraded.release and upgraded.unchanged == 0 and upgraded.chunks_embedded == upgraded.chunks
+    assert run(kb_dir).release is None  # then unchanged again
+
+
 def test_reingesting_unchanged_files_does_no_work(run, kb_dir: Path) -> None:
     first = run(kb_dir)
     again = run(kb_dir)

@@ -45,9 +45,11 @@ def vote(
     return ids
 
 
-def settle(assistant: Assistant, question: str, action: str, **kwargs) -> tuple[str, str | None]:
+def settle(
+    assistant: Assistant, question: str, action: str, *, conversation_id: str | None = None, **kwargs
+) -> tuple[str, str | None]:
     """Ask, 👎, flag and review; returns (interaction id, curated answer id)."""
-    interaction_id = ask(assistant, question)
+    interaction_id = ask(assistant, question, conversation_id=conversation_id)
     vote(assistant, interaction_id, "down", voter="asker")
     with assistant.store.session() as session:
         flag = flag_interaction(session, interaction_id, assistant.settings)

@@ -120,7 +120,7 @@ def ask(
     as_json: JsonOption = False,
 ) -> None:
     """Answer a question with cited sources (logged like any other channel)."""
-    from assistant.pipeline import Delta, Done
+    from assistant.pipeline import ConversationNotOpen, Delta, Done
 
     if not question.strip():
         fail("the question is empty")
@@ -128,7 +128,11 @@ def ask(
     if len(question) > settings.max_message_chars:
         fail(f"the question is longer than {settings.max_message_chars} characters")
     assistant = _assistant(settings)
-    for event in assistant.ask_stream(question, conversation_id=conversation, channel="cli", user_id=user):
+    try:
+        events = assistant.ask_stream(question, conversation_id=conversation, channel="cli", user_id=user)
+    except (ConversationNotOpen, ValueError) as exc:
+        fail(str(exc))
+    for event in events:
         if isinstance(event, Delta) and not as_json:
             out.print(event.text, end="", markup=False, highlight=False)
         elif isinstance(event, Done):

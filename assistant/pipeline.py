@@ -44,6 +44,17 @@ CURATED_TITLE = "Verified answer"
 log = logging.getLogger(__name__)
 
 
+class ConversationNotOpen(LookupError):
+    """A named conversation belongs to another user or channel: it cannot be continued."""
+
+    def __init__(self, conversation_id: str) -> None:
+        super().__init__(
+            f"no conversation {conversation_id!r} for this user and channel: send the "
+            "`user` and `channel` of its first request again"
+        )
+        self.conversation_id = conversation_id
+
+
 @dataclass(frozen=True)
 class Serving:
     """What answers right now: one release's retriever and generator."""
@@ -281,20 +292,39 @@ class Assistant:
         """Stream the answer to ``question``: :class:`Delta` pieces, then one :class:`Done`.
 
         ``history`` holds earlier turns sent by the client; without it, the stored turns of
-        ``conversation_id`` are used.
+        ``conversation_id`` are used. Raises :class:`ConversationNotOpen` at the call, before
+        anything streams, when ``conversation_id`` is another user's (or another channel's).
         """
         started = time.perf_counter()
         serving = self.serving
         repository.check_conversation_key(conversation_id, channel)
-        if history is None and conversation_id is not None:
+        if conversation_id is not None:
             with self.store.session() as session:
-                history = repository.conversation_turns(session, conversation_id, self.settings.history_turns)
+                if not repository.conversation_open_to(
+                    session, conversation_id, channel=channel, user_id=user_id
+                ):
+                    raise ConversationNotOpen(conversation_id)
+                if history is None:
+                    history = repository.conversation_turns(
+                        session, conversation_id, self.settings.history_turns
+                    )
         history = list(history or [])[-2 * self.settings.history_turns :]
         # A new conversation is written with its first interaction (_log): nothing is written
         # before the first token, and the answer costs one transaction, not two.
         conversation_id = conversation_id or str(uuid.uuid4())
+        return self._stream(question, history, conversation_id, channel, user_id, serving, Draft(started))
 
-        draft = Draft(started)
+    def _stream(
+        self,
+        question: str,
+        history: list[Turn],
+        conversation_id: str,
+        channel: Channel,
+        user_id: str | None,
+        serving: Serving,
+        draft: Draft,
+    ) -> Iterator[Delta | Done]:
+        started = draft.started
         try:
             yield from self._answer(serving, question, history, draft, use_curated=True)
         finally:
@@ -417,9 +447,15 @@ class Assistant:
         generator = None if curated_answer_id else serving.generator
         generated = not abstained or draft.guarded  # a withheld answer was still generated
         with self.store.session() as session:
-            repository.get_or_create_conversation(
+            conversation = repository.get_or_create_conversation(
                 session, conversation_id=conversation_id, channel=channel, user_id=user_id
             )
+            if not repository.may_join(conversation, channel=channel, user_id=user_id):
+                # another user started a conversation with this (client-chosen) id meanwhile
+                conversation = repository.get_or_create_conversation(
+                    session, conversation_id=None, channel=channel, user_id=user_id
+                )
+            conversation_id = conversation.id
             repository.record_interaction(
                 session,
                 interaction_id=interaction_id,

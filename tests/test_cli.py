@@ -67,6 +67,19 @@ def test_bad_input_exits_2_with_one_line(cli, args: list[str], message: str) -> 
     assert len(lines) == 1 and message in lines[0]
 
 
+def test_ask_does_not_continue_another_users_conversation(cli, kb_dir: Path) -> None:
+    cli("ingest", str(kb_dir))
+    first = json.loads(cli("ask", "How do refunds work?", "--user", "ana", "--json").stdout)
+    result = cli("ask", "What did I ask?", "--conversation", first["conversation_id"], "--user", "bob")
+    assert result.exit_code == 2 and "for this user and channel" in result.stderr
+    again = json.loads(
+        cli(
+            "ask", "And returns?", "--conversation", first["conversation_id"], "--user", "ana", "--json"
+        ).stdout
+    )
+    assert again["conversation_id"] == first["conversation_id"]
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [

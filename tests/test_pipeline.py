@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from assistant.config import Settings
-from assistant.pipeline import ABSTAIN_MESSAGE, Delta, Done, _CitationFilter
+from assistant.pipeline import ABSTAIN_MESSAGE, ConversationNotOpen, Delta, Done, _CitationFilter
 from assistant.store import ConversationRow, InteractionRow, get_interaction
 from tests.fakes import FakeGenerator
 
@@ -127,3 +127,33 @@ def test_a_bad_conversation_key_fails_before_anything_is_answered(ingested, opti
     assert fake.calls == []
     with ingested.store.session() as session:
         assert session.query(InteractionRow).count() == 0
+
+
+def test_only_its_user_continues_a_conversation_but_anyone_in_a_slack_thread(ingested) -> None:
+    ana = ingested.ask("How do refunds work?", user_id="ana", channel="web", conversation_id="conv-ana")
+    for intruder in ({"user_id": "bob", "channel": "web"}, {"user_id": "ana", "channel": "api"}):
+        with pytest.raises(ConversationNotOpen, match="conv-ana"):
+            ingested.ask_stream(
+                "What did I ask?", conversation_id="conv-ana", **intruder
+            )  # no next(): at once
+    thread = ingested.ask("How do refunds work?", user_id="U1", channel="slack", conversation_id="thread-1")
+    reply = ingested.ask("And returns?", user_id="U2", channel="slack", conversation_id="thread-1")
+    assert reply.conversation_id == thread.conversation_id == "thread-1"
+    with ingested.store.session() as session:
+        assert [r.user_id for r in session.query(InteractionRow).filter_by(conversation_id="conv-ana")] == [
+            "ana"
+        ]
+    assert ana.conversation_id == "conv-ana"
+
+
+def test_two_users_racing_for_a_new_conversation_id_never_share_it(ingested) -> None:
+    """Both pass the check while the id is new; the one logged second gets a conversation of its own."""
+    bob = ingested.ask_stream("How do I reset my password?", user_id="bob", conversation_id="chat-7")
+    ana = ingested.ask("How do refunds work?", user_id="ana", conversation_id="chat-7")
+    *_, done = bob
+    assert ana.conversation_id == "chat-7" and done.answer.conversation_id not in ("chat-7", None)
+    with ingested.store.session() as session:
+        assert session.get(ConversationRow, done.answer.conversation_id).user_id == "bob"
+        assert [r.user_id for r in session.query(InteractionRow).filter_by(conversation_id="chat-7")] == [
+            "ana"
+        ]

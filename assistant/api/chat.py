@@ -14,8 +14,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from assistant.api.deps import assistant_of, require_api_key
 from assistant.api.schemas import MODEL_ID, ChatRequest, error_responses, event_stream_response
 from assistant.api.shedding import generation_slots, in_threads
-from assistant.pipeline import Assistant, Delta, Done
-from assistant.store import repository
+from assistant.pipeline import Assistant, ConversationNotOpen, Delta, Done
 from assistant.types import Answer, Turn
 
 router = APIRouter(
@@ -92,25 +91,20 @@ def chat_completions(body: ChatRequest, request: Request) -> JSONResponse | Stre
     """Answer the last user message, grounded in the knowledge base, OpenAI-style."""
     assistant = assistant_of(request)
     question, history = _turns(body, assistant)
-    if body.conversation_id is not None:
-        with assistant.store.session() as session:
-            if not repository.conversation_open_to(
-                session, body.conversation_id, channel=body.channel, user_id=body.user
-            ):
-                raise HTTPException(
-                    404,
-                    f"no conversation {body.conversation_id!r} for this user and channel: send the "
-                    "`user` and `channel` of its first request again",
-                )
-    events = generation_slots(request).hold(
-        lambda: assistant.ask_stream(
-            question,
-            history=history,
-            conversation_id=body.conversation_id,
-            channel=body.channel,
-            user_id=body.user,
+    try:
+        events = generation_slots(request).hold(
+            lambda: assistant.ask_stream(
+                question,
+                history=history,
+                conversation_id=body.conversation_id,
+                channel=body.channel,
+                user_id=body.user,
+            )
         )
-    )
+    except ConversationNotOpen as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except ValueError as exc:  # a conversation id the log cannot take
+        raise HTTPException(400, str(exc)) from exc
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     if body.stream:

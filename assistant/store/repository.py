@@ -202,16 +202,24 @@ def check_conversation_key(conversation_id: str | None, channel: str) -> None:
         _check_id(conversation_id, "conversation_id")
 
 
+SHARED_CHANNELS = frozenset({"slack"})  # a Slack thread is one conversation for everyone in it
+
+
 def conversation_open_to(
     session: Session, conversation_id: str, *, channel: str, user_id: str | None
 ) -> bool:
     """True when ``user_id`` on ``channel`` may add to ``conversation_id``: it is new, or theirs.
 
-    Use it where a client names the conversation (the chat API): knowing another customer's
-    conversation id must not give their history as context, nor a place in their log.
+    Knowing another customer's conversation id must not give their history as context, nor a
+    place in their log.
     """
     row = session.get(ConversationRow, conversation_id)
-    return row is None or (row.channel == channel and row.user_id == user_id)
+    return row is None or may_join(row, channel=channel, user_id=user_id)
+
+
+def may_join(row: ConversationRow, *, channel: str, user_id: str | None) -> bool:
+    """True when ``user_id`` on ``channel`` may add to the existing conversation ``row``."""
+    return row.channel == channel and (channel in SHARED_CHANNELS or row.user_id == user_id)
 
 
 def conversation_turns(session: Session, conversation_id: str, limit: int) -> list[Turn]:

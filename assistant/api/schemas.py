@@ -32,7 +32,7 @@ class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
     model: str = MODEL_ID
     messages: list[ChatMessage] = Field(min_length=1)
-    stream: bool = False
+    stream: bool = Field(False, strict=True)  # JSON true/false only, as OpenAI's API takes it
     user: str | None = Field(None, max_length=200, description="End-user id (pseudonymous).")
     conversation_id: str | None = Field(
         None,

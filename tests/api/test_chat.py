@@ -77,6 +77,8 @@ def test_multi_turn_history_is_used_and_logged(client: TestClient, assistant) ->
         ({"model": "gpt-4o", "messages": [QUESTION]}, 404, "unknown model"),
         ({"messages": [{"role": "wizard", "content": "hi"}]}, 422, None),
         ({"messages": "hello"}, 422, None),
+        ({"messages": [QUESTION], "stream": "yes"}, 422, None),
+        ({"messages": [QUESTION], "conversation_id": "  "}, 400, "conversation_id must be"),
     ],
 )
 def test_bad_requests_get_clear_errors_and_log_nothing(client, assistant, payload, status, detail) -> None:

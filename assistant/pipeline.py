@@ -32,7 +32,7 @@ from assistant.review.curated import CuratedMatch, CuratedMatcher, record_servin
 from assistant.review.flags import flag_interaction
 from assistant.review.gaps import clear_gaps
 from assistant.store import Store, repository
-from assistant.types import Answer, Citation, Hit, Turn
+from assistant.types import Answer, Citation, Hit, Turn, Usage
 
 ABSTAIN_MESSAGE = (
     "I couldn't find this in our help articles, so I'd rather not guess. "
@@ -100,6 +100,7 @@ class Draft:
     text: str = ""
     citations: list[Citation] = field(default_factory=list)
     latency: dict[str, float] = field(default_factory=dict)
+    usage: Usage = field(default_factory=lambda: Usage(0, 0))  # nothing generated, nothing used
 
 
 class _CitationFilter:
@@ -401,7 +402,11 @@ class Assistant:
         filters = _Filters(_CitationFilter(len(result.hits)), guarded)
         raw = ""  # draft.text holds only what passed the guard: a cut-off stream logs that much
         assert serving.generator is not None
-        for piece in serving.generator.stream(messages, max_new_tokens=self.settings.max_new_tokens):
+        draft.usage = Usage()  # unknown until the generator says
+        pieces = serving.generator.stream(
+            messages, max_new_tokens=self.settings.max_new_tokens, usage=draft.usage
+        )
+        for piece in pieces:
             if "first_token" not in draft.latency:
                 draft.latency["first_token"] = _ms_since(draft.started)
             raw += piece
@@ -497,6 +502,7 @@ class Assistant:
             conversation_id=conversation_id,
             latency_ms=latency,
             curated_answer_id=curated_answer_id,
+            usage=draft.usage,
         )
 
 

@@ -74,6 +74,24 @@ class Turn:
     content: str
 
 
+@dataclass
+class Usage:
+    """The tokens one answer read (prompt) and wrote; ``None`` where the backend did not say."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+    def to_dict(self) -> dict[str, int] | None:
+        """OpenAI's ``usage`` object, or None when the counts are not known."""
+        if self.prompt_tokens is None or self.completion_tokens is None:
+            return None
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+        }
+
+
 @dataclass(frozen=True)
 class Answer:
     """The outcome of one question, as returned to every channel."""
@@ -87,6 +105,7 @@ class Answer:
     curated_answer_id: str | None = None
     conversation_id: str | None = None
     latency_ms: dict[str, float] = field(default_factory=dict)
+    usage: Usage = field(default_factory=lambda: Usage(0, 0))  # nothing generated, nothing used
 
     def to_dict(self) -> dict:
         return {
@@ -97,4 +116,5 @@ class Answer:
             "release": self.release,
             "curated_answer_id": self.curated_answer_id,
             "conversation_id": self.conversation_id,
+            "usage": self.usage.to_dict(),
         }

@@ -26,6 +26,7 @@ from assistant.review.actions import review
 from assistant.review.flags import record_feedback_and_flag
 from assistant.store import Store
 from assistant.store.models import FlagRow
+from assistant.types import Usage
 from eval.cli import emit, parse_args
 from eval.datasets import bitext_questions, demo_kb
 from training.cycle import run_cycle
@@ -53,7 +54,9 @@ class ReplayGenerator(Generator):
     def __init__(self) -> None:
         self.next_answer = ""
 
-    def stream(self, messages: list[dict[str, str]], *, max_new_tokens: int) -> Iterator[str]:
+    def stream(
+        self, messages: list[dict[str, str]], *, max_new_tokens: int, usage: Usage | None = None
+    ) -> Iterator[str]:
         yield self.next_answer
 
 

@@ -31,6 +31,7 @@ from assistant.generation.base import Generator
 from assistant.pipeline import Assistant
 from assistant.releases import ReleaseRegistry
 from assistant.store import Store
+from assistant.types import Usage
 
 DEMO_KB = Path(__file__).resolve().parent.parent / "demo" / "kb"
 
@@ -45,7 +46,9 @@ class TimedGenerator(Generator):
         self.token_delay_s = token_delay_s
         self.tokens = tokens
 
-    def stream(self, messages: list[dict[str, str]], *, max_new_tokens: int = 64) -> Iterator[str]:
+    def stream(
+        self, messages: list[dict[str, str]], *, max_new_tokens: int = 64, usage: Usage | None = None
+    ) -> Iterator[str]:
         time.sleep(self.ttft_s)
         for index in range(min(self.tokens, max_new_tokens)):
             if index:

@@ -11,6 +11,7 @@ import numpy as np
 
 from assistant.generation.base import Generator
 from assistant.retrieval.embedder import Embedder
+from assistant.types import Usage
 
 
 class FakeGenerator(Generator):
@@ -35,7 +36,10 @@ class FakeGenerator(Generator):
         self.calls: list[list[dict[str, str]]] = []
         self._lock = threading.Lock()
 
-    def stream(self, messages: list[dict[str, str]], *, max_new_tokens: int = 64) -> Iterator[str]:
+    def stream(
+        self, messages: list[dict[str, str]], *, max_new_tokens: int = 64, usage: Usage | None = None
+    ) -> Iterator[str]:
+        """The answer word by word; a word counts as a token."""
         with self._lock:
             self.calls.append(messages)
         text = self.respond(messages) if self.respond else self.answer
@@ -43,7 +47,10 @@ class FakeGenerator(Generator):
             first_source = re.search(r"^Source \[1\] [^:]*: (.*)$", messages[-1]["content"], re.M)
             words = first_source.group(1).split()[:25] if first_source else ["No", "sources."]
             text = " ".join(words) + " [1]"
+        usage = usage or Usage()
+        usage.prompt_tokens = sum(len(m["content"].split()) for m in messages)
         for index, word in enumerate(text.split(" ")[:max_new_tokens]):
+            usage.completion_tokens = index + 1
             yield word if index == 0 else " " + word
 
 

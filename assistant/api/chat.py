@@ -56,15 +56,9 @@ def _turns(request: ChatRequest, assistant: Assistant) -> tuple[str, list[Turn] 
 
 
 def answer_extras(answer: Answer) -> dict:
-    """Our fields beyond OpenAI's: on a non-streamed response, and on the last streamed chunk."""
-    return {
-        "interaction_id": answer.interaction_id,
-        "citations": [c.to_dict() for c in answer.citations],
-        "release": answer.release,
-        "curated_answer_id": answer.curated_answer_id,
-        "abstained": answer.abstained,
-        "conversation_id": answer.conversation_id,
-    }
+    """What follows the text (OpenAI's ``usage`` and our fields): on a non-streamed response,
+    and on the last streamed chunk."""
+    return {key: value for key, value in answer.to_dict().items() if key != "answer"}
 
 
 def _chunk(completion_id: str, created: int, delta: dict, finish: str | None = None, **extra) -> str:
@@ -128,7 +122,6 @@ def chat_completions(body: ChatRequest, request: Request) -> JSONResponse | Stre
                     "finish_reason": "stop",
                 }
             ],
-            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
             **answer_extras(answer),
         }
     )

@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 
 from assistant.config import Settings
+from assistant.types import Usage
 
 
 class GenerationError(RuntimeError):
@@ -23,8 +24,11 @@ class Generator(ABC):
     adapter_id: str | None = None
 
     @abstractmethod
-    def stream(self, messages: list[dict[str, str]], *, max_new_tokens: int) -> Iterator[str]:
-        """Yield the answer's text in pieces, as soon as each is produced."""
+    def stream(
+        self, messages: list[dict[str, str]], *, max_new_tokens: int, usage: Usage | None = None
+    ) -> Iterator[str]:
+        """Yield the answer's text in pieces, as soon as each is produced; fill in ``usage``
+        (tokens read and written) where the backend can tell."""
 
     def generate(self, messages: list[dict[str, str]], *, max_new_tokens: int) -> str:
         """The whole answer at once; use when nothing is streamed to a user."""

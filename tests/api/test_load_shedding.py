@@ -33,10 +33,12 @@ class BlockingGenerator(FakeGenerator):
         self.started = threading.Event()
         self.gate = threading.Event()
 
-    def stream(self, messages: list[dict[str, str]], *, max_new_tokens: int = 64) -> Iterator[str]:
+    def stream(
+        self, messages: list[dict[str, str]], *, max_new_tokens: int = 64, usage=None
+    ) -> Iterator[str]:
         self.started.set()
         assert self.gate.wait(20), "the test never opened the gate"
-        yield from super().stream(messages, max_new_tokens=max_new_tokens)
+        yield from super().stream(messages, max_new_tokens=max_new_tokens, usage=usage)
 
 
 @pytest.fixture

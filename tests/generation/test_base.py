@@ -9,12 +9,15 @@ import pytest
 from assistant.config import Settings
 from assistant.generation.base import Generator, load_generator
 from assistant.generation.remote import RemoteGenerator
+from assistant.types import Usage
 
 
 class Echo(Generator):
     model_id = "echo"
 
-    def stream(self, messages: list[dict[str, str]], *, max_new_tokens: int) -> Iterator[str]:
+    def stream(
+        self, messages: list[dict[str, str]], *, max_new_tokens: int, usage: Usage | None = None
+    ) -> Iterator[str]:
         yield from messages[-1]["content"].split(" ")[:max_new_tokens]
 
 

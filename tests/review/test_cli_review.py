@@ -16,6 +16,14 @@ def test_thumbs_down_to_served_correction_through_the_cli(home, tmp_path: Path) 
     [item] = ok_json("review", "list", "--reason", "thumbs_down")
     assert item["interaction_id"] == answer.interaction_id and item["reasons"][0] == "thumbs_down"
     assert {"id", "question", "answer", "priority", "cluster", "version"} <= set(item)
+    shown = ok_json("review", "show", str(item["id"]))  # the whole context a lead decides on
+    assert shown["question"] == "Do you ship to Canada?" and shown["answer"] == answer.answer
+    assert [e["rating"] for e in shown["feedback"]] == ["down"] and shown["audit"] == []
+    assert shown["sources"] and {s["doc_id"] for s in shown["sources"] if s["cited"]} == {
+        c.doc_id for c in answer.citations
+    }
+    text = cli("review", "show", str(item["id"])).stdout
+    assert "Do you ship to Canada?" in text and shown["sources"][0]["doc_id"] in text and "down" in text
     done = ok_json(
         "review",
         "correct",
@@ -31,6 +39,9 @@ def test_thumbs_down_to_served_correction_through_the_cli(home, tmp_path: Path) 
     served = home.ask("Do you ship orders to Canada?")
     assert served.curated_answer_id == done["curated_answer_id"] and served.answer == "Yes, in 5-8 days."
     assert ok_json("review", "list") == []
+    reviewed = ok_json("review", "show", str(item["id"]))
+    assert reviewed["status"] == "corrected" and reviewed["audit"][0]["actor"] == "ana"
+    assert reviewed["curated"]["answer"] == "Yes, in 5-8 days."
 
     [curated] = ok_json("curated", "list")
     assert curated["served_count"] == 1 and curated["created_by"] == "ana"
@@ -59,6 +70,7 @@ def test_gap_and_reject_and_gaps_export(home, tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["review", "approve", "999"], "no flag 999"),
+        (["review", "show", "999"], "no flag 999"),
         (["review", "list", "--reason", "bored"], "--reason must be one of"),
         (["review", "correct", "FLAG", "--answer", "  "], "needs the answer text"),
         (["review", "correct", "FLAG", "--answer", "x", "--doc", "nope.md"], "unknown document 'nope.md'"),

@@ -121,6 +121,7 @@ def ask(
 ) -> None:
     """Answer a question with cited sources (logged like any other channel)."""
     from assistant.pipeline import ConversationNotOpen, Delta, Done
+    from assistant.store.repository import ConversationKeyError
 
     if not question.strip():
         fail("the question is empty")
@@ -130,7 +131,7 @@ def ask(
     assistant = _assistant(settings)
     try:
         events = assistant.ask_stream(question, conversation_id=conversation, channel="cli", user_id=user)
-    except (ConversationNotOpen, ValueError) as exc:
+    except (ConversationNotOpen, ConversationKeyError) as exc:
         fail(str(exc))
     for event in events:
         if isinstance(event, Delta) and not as_json:
@@ -143,7 +144,11 @@ def ask(
     out.print()
     for number, citation in enumerate(answer.citations, start=1):
         out.print(f"[{number}] {citation.title} — {citation.source}", markup=False, style="dim")
-    out.print(f"interaction {answer.interaction_id} · release {answer.release}", style="dim")
+    out.print(
+        f"interaction {answer.interaction_id} · conversation {answer.conversation_id} · "
+        f"release {answer.release}",
+        style="dim",
+    )
 
 
 @app.command()

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     remote_model: str = Field("", description="Model name to ask the remote server for.")
     remote_api_key: str = Field("", description="API key for the remote server (never logged).")
     remote_timeout_s: float = Field(60.0, description="Timeout for one remote generation.")
+    remote_usage: bool = Field(
+        True,
+        description="Ask the remote server for token counts (`stream_options`); turn off for a "
+        "server that rejects the field.",
+    )
     quantize: bool = Field(
         False,
         description="SmoothQuant int8 linear layers on CPU: faster, but answers drift (see Benchmarks).",

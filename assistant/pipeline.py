@@ -31,7 +31,7 @@ from assistant.retrieval.snapshot import IndexSnapshot
 from assistant.review.curated import CuratedMatch, CuratedMatcher, record_serving
 from assistant.review.flags import flag_interaction
 from assistant.review.gaps import clear_gaps
-from assistant.store import Store, repository
+from assistant.store import ConversationRow, Store, repository
 from assistant.types import Answer, Citation, Hit, Turn, Usage
 
 ABSTAIN_MESSAGE = (
@@ -297,15 +297,16 @@ class Assistant:
         anything streams, when ``conversation_id`` is another user's (or another channel's).
         """
         started = time.perf_counter()
-        serving = self.serving
         repository.check_conversation_key(conversation_id, channel)
+        serving = self.serving
         if conversation_id is not None:
             with self.store.session() as session:
-                if not repository.conversation_open_to(
-                    session, conversation_id, channel=channel, user_id=user_id
-                ):
+                row = session.get(ConversationRow, conversation_id)
+                if row is not None and not repository.may_join(row, channel=channel, user_id=user_id):
                     raise ConversationNotOpen(conversation_id)
-                if history is None:
+                if history is None and row is not None:
+                    # only turns of a conversation seen to be this user's: one another user
+                    # creates under a new id meanwhile must not become this answer's context
                     history = repository.conversation_turns(
                         session, conversation_id, self.settings.history_turns
                     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from assistant.config import Settings
 from assistant.pipeline import ABSTAIN_MESSAGE, ConversationNotOpen, Delta, Done, _CitationFilter
@@ -157,3 +159,36 @@ def test_two_users_racing_for_a_new_conversation_id_never_share_it(ingested) -> 
         assert [r.user_id for r in session.query(InteractionRow).filter_by(conversation_id="chat-7")] == [
             "ana"
         ]
+
+
+@pytest.mark.postgres
+def test_a_conversation_started_between_the_check_and_the_answer_gives_no_context(
+    settings: Settings, kb_dir: Path, make_assistant, postgres_url: str
+) -> None:
+    """PostgreSQL shows each statement what is committed by then: Ana's turn, logged under the
+    new id just after Bob's request found it unused, must not become Bob's context."""
+    fake = FakeGenerator()
+    assistant = make_assistant(settings.model_copy(update={"database_url": postgres_url}), fake)
+    assistant.ingest([kb_dir])
+    raced: list[str] = []
+
+    def ana_logs_first(state: ORMExecuteState):
+        if raced or not state.is_select or state.bind_mapper is None:
+            return None
+        if state.bind_mapper.class_ is not ConversationRow:
+            return None
+        raced.append("ana")
+        result = state.invoke_statement().freeze()  # Bob's lookup: the id is unused
+        assistant.ask("My code is CANARY-7731, how do refunds work?", user_id="ana", conversation_id="chat-9")
+        return result()
+
+    event.listen(Session, "do_orm_execute", ana_logs_first)
+    try:
+        bob = assistant.ask_stream("How do I reset my password?", user_id="bob", conversation_id="chat-9")
+    finally:
+        event.remove(Session, "do_orm_execute", ana_logs_first)
+    *_, done = bob
+    assert raced == ["ana"] and done.answer.conversation_id != "chat-9"
+    assert "CANARY-7731" not in str(fake.calls[-1])
+    with assistant.store.session() as session:
+        assert get_interaction(session, done.answer.interaction_id).history == []

@@ -15,6 +15,7 @@ from assistant.api.deps import assistant_of, require_api_key
 from assistant.api.schemas import MODEL_ID, ChatRequest, error_responses, event_stream_response
 from assistant.api.shedding import generation_slots, in_threads
 from assistant.pipeline import Assistant, ConversationNotOpen, Delta, Done
+from assistant.store.repository import ConversationKeyError
 from assistant.types import Answer, Turn
 
 router = APIRouter(
@@ -97,7 +98,7 @@ def chat_completions(body: ChatRequest, request: Request) -> JSONResponse | Stre
         )
     except ConversationNotOpen as exc:
         raise HTTPException(404, str(exc)) from exc
-    except ValueError as exc:  # a conversation id the log cannot take
+    except ConversationKeyError as exc:
         raise HTTPException(400, str(exc)) from exc
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())

@@ -49,6 +49,7 @@ def load_generator(settings: Settings) -> Generator:
             api_key=settings.remote_api_key,
             timeout_s=settings.remote_timeout_s,
             temperature=settings.temperature,
+            ask_usage=settings.remote_usage,
         )
     from assistant.generation.local import LocalGenerator  # imports torch: only when asked for
 

@@ -19,13 +19,21 @@ from assistant.types import Usage
 class RemoteGenerator(Generator):
     """Streams ``POST {base_url}/chat/completions``; every failure becomes a :class:`GenerationError`.
 
-    ``timeout_s`` bounds one whole generation, not only each read.
+    ``timeout_s`` bounds one whole generation, not only each read. ``ask_usage`` asks for token
+    counts with ``stream_options``, which servers older than that field may refuse.
     """
 
     def __init__(
-        self, base_url: str, model: str, api_key: str = "", timeout_s: float = 60.0, temperature: float = 0.0
+        self,
+        base_url: str,
+        model: str,
+        api_key: str = "",
+        timeout_s: float = 60.0,
+        temperature: float = 0.0,
+        ask_usage: bool = True,
     ) -> None:
         self.model_id = model
+        self.ask_usage = ask_usage
         self.adapter_id = None
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.timeout_s = timeout_s
@@ -39,14 +47,15 @@ class RemoteGenerator(Generator):
     ) -> Iterator[str]:
         """Yield ``choices[0].delta.content`` of each server-sent event until ``[DONE]``; the
         token counts come from the ``usage`` the server adds (vLLM and OpenAI do when asked)."""
-        body = {
+        body: dict = {
             "model": self.model_id,
             "messages": messages,
             "stream": True,
-            "stream_options": {"include_usage": True},
             "max_tokens": max_new_tokens,
             "temperature": self.temperature,
         }
+        if self.ask_usage:
+            body["stream_options"] = {"include_usage": True}
         deadline = time.monotonic() + self.timeout_s
         try:
             with self._client.stream("POST", self.url, json=body) as response:

@@ -195,30 +195,30 @@ def get_or_create_conversation(
     return _insert_or_get(session, new, find)[0]
 
 
+class ConversationKeyError(ValueError):
+    """A conversation id or channel the log cannot take (blank, too long, unknown channel)."""
+
+
 def check_conversation_key(conversation_id: str | None, channel: str) -> None:
-    """Raise ValueError unless :func:`get_or_create_conversation` accepts this id and channel."""
-    _check_channel(channel)
-    if conversation_id is not None:
-        _check_id(conversation_id, "conversation_id")
+    """Raise :class:`ConversationKeyError` unless :func:`get_or_create_conversation` accepts
+    this id and channel."""
+    try:
+        _check_channel(channel)
+        if conversation_id is not None:
+            _check_id(conversation_id, "conversation_id")
+    except ValueError as exc:
+        raise ConversationKeyError(str(exc)) from None
 
 
 SHARED_CHANNELS = frozenset({"slack"})  # a Slack thread is one conversation for everyone in it
 
 
-def conversation_open_to(
-    session: Session, conversation_id: str, *, channel: str, user_id: str | None
-) -> bool:
-    """True when ``user_id`` on ``channel`` may add to ``conversation_id``: it is new, or theirs.
+def may_join(row: ConversationRow, *, channel: str, user_id: str | None) -> bool:
+    """True when ``user_id`` on ``channel`` may add to the existing conversation ``row``.
 
     Knowing another customer's conversation id must not give their history as context, nor a
     place in their log.
     """
-    row = session.get(ConversationRow, conversation_id)
-    return row is None or may_join(row, channel=channel, user_id=user_id)
-
-
-def may_join(row: ConversationRow, *, channel: str, user_id: str | None) -> bool:
-    """True when ``user_id`` on ``channel`` may add to the existing conversation ``row``."""
     return row.channel == channel and (channel in SHARED_CHANNELS or row.user_id == user_id)
 
 
@@ -416,6 +416,7 @@ def feedback_for(session: Session, interaction_id: str) -> list[FeedbackRow]:
 __all__ = [
     "IdempotencyConflict",
     "MAX_COMMENT_CHARS",
+    "ConversationKeyError",
     "check_conversation_key",
     "conversation_turns",
     "delete_documents",

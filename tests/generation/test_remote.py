@@ -129,6 +129,13 @@ def test_a_server_that_reports_no_usable_counts_leaves_them_unknown(base_url: st
     assert usage.to_dict() is None
 
 
+def test_usage_can_be_left_unasked_for_servers_that_refuse_stream_options(base_url: str) -> None:
+    usage = Usage()
+    generator = RemoteGenerator(base_url, "my-adapter", ask_usage=False)
+    assert "".join(generator.stream(MESSAGES, max_new_tokens=8, usage=usage)) == "Click 'Cancel Order' [1].é"
+    assert "stream_options" not in FakeOpenAI.requests[-1][1] and usage.to_dict() is None
+
+
 def test_no_api_key_sends_no_authorization(base_url: str) -> None:
     list(RemoteGenerator(base_url, "m").stream(MESSAGES, max_new_tokens=4))
     assert "Authorization" not in FakeOpenAI.requests[-1][0]

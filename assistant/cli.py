@@ -141,7 +141,9 @@ def ask(
     if as_json:
         print_json(answer.to_dict())
         return
-    out.print()
+    out.print(" …" if answer.finish_reason == "length" else "", markup=False, highlight=False)
+    if answer.finish_reason == "length":
+        out.print(f"(cut off at {settings.max_new_tokens} tokens: ASSISTANT_MAX_NEW_TOKENS)", style="dim")
     for number, citation in enumerate(answer.citations, start=1):
         out.print(f"[{number}] {citation.title} — {citation.source}", markup=False, style="dim")
     out.print(

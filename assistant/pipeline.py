@@ -49,8 +49,8 @@ class ConversationNotOpen(LookupError):
 
     def __init__(self, conversation_id: str) -> None:
         super().__init__(
-            f"no conversation {conversation_id!r} for this user and channel: send the "
-            "`user` and `channel` of its first request again"
+            f"no conversation {conversation_id!r} for this user and channel: continue it with "
+            "the user (and channel) it started with"
         )
         self.conversation_id = conversation_id
 
@@ -101,6 +101,7 @@ class Draft:
     citations: list[Citation] = field(default_factory=list)
     latency: dict[str, float] = field(default_factory=dict)
     usage: Usage = field(default_factory=lambda: Usage(0, 0))  # nothing generated, nothing used
+    finish_reason: Literal["stop", "length"] = "stop"
 
 
 class _CitationFilter:
@@ -429,6 +430,8 @@ class Assistant:
             return
         draft.text, draft.guarded = verdict.text, verdict.links_removed > 0
         draft.citations = citations or [_citation(1, result.hits[0])]
+        if (draft.usage.completion_tokens or 0) >= self.settings.max_new_tokens:
+            draft.finish_reason = "length"
 
     def _log(
         self,
@@ -504,6 +507,7 @@ class Assistant:
             latency_ms=latency,
             curated_answer_id=curated_answer_id,
             usage=draft.usage,
+            finish_reason=draft.finish_reason,
         )
 
 

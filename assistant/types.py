@@ -106,6 +106,7 @@ class Answer:
     conversation_id: str | None = None
     latency_ms: dict[str, float] = field(default_factory=dict)
     usage: Usage = field(default_factory=lambda: Usage(0, 0))  # nothing generated, nothing used
+    finish_reason: Literal["stop", "length"] = "stop"  # length: cut off at the token limit
 
     def to_dict(self) -> dict:
         return {
@@ -117,4 +118,5 @@ class Answer:
             "curated_answer_id": self.curated_answer_id,
             "conversation_id": self.conversation_id,
             "usage": self.usage.to_dict(),
+            "finish_reason": self.finish_reason,
         }

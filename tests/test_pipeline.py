@@ -192,3 +192,14 @@ def test_a_conversation_started_between_the_check_and_the_answer_gives_no_contex
     assert "CANARY-7731" not in str(fake.calls[-1])
     with assistant.store.session() as session:
         assert get_interaction(session, done.answer.interaction_id).history == []
+
+
+def test_an_answer_cut_off_at_the_token_limit_says_so(
+    settings: Settings, kb_dir: Path, make_assistant
+) -> None:
+    short = make_assistant(settings.model_copy(update={"max_new_tokens": 5}))
+    short.ingest([kb_dir])
+    cut = short.ask("How do I reset my password?")
+    assert cut.finish_reason == "length" and cut.usage.completion_tokens == 5
+    whole = make_assistant(settings).ask("How do I reset my password?")
+    assert whole.finish_reason == "stop" and 5 < whole.usage.completion_tokens < settings.max_new_tokens

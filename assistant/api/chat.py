@@ -59,7 +59,7 @@ def _turns(request: ChatRequest, assistant: Assistant) -> tuple[str, list[Turn] 
 def answer_extras(answer: Answer) -> dict:
     """What follows the text (OpenAI's ``usage`` and our fields): on a non-streamed response,
     and on the last streamed chunk."""
-    return {key: value for key, value in answer.to_dict().items() if key != "answer"}
+    return {key: value for key, value in answer.to_dict().items() if key not in ("answer", "finish_reason")}
 
 
 def _chunk(completion_id: str, created: int, delta: dict, finish: str | None = None, **extra) -> str:
@@ -120,7 +120,7 @@ def chat_completions(body: ChatRequest, request: Request) -> JSONResponse | Stre
                 {
                     "index": 0,
                     "message": {"role": "assistant", "content": answer.answer},
-                    "finish_reason": "stop",
+                    "finish_reason": answer.finish_reason,
                 }
             ],
             **answer_extras(answer),
@@ -138,5 +138,6 @@ def sse_chunks(
             if isinstance(event, Delta):
                 yield _chunk(completion_id, created, {"content": event.text})
             else:
-                yield _chunk(completion_id, created, {}, "stop", **answer_extras(event.answer))
+                answer = event.answer
+                yield _chunk(completion_id, created, {}, answer.finish_reason, **answer_extras(answer))
     yield "data: [DONE]\n\n"

@@ -36,6 +36,16 @@ def test_chat_completion(client: TestClient, assistant) -> None:
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
 
 
+def test_an_answer_cut_at_the_token_limit_finishes_with_length(client: TestClient, assistant) -> None:
+    assistant.settings = assistant.settings.model_copy(update={"max_new_tokens": 4})
+    body = client.post("/v1/chat/completions", json={"messages": [QUESTION]}).json()
+    assert body["choices"][0]["finish_reason"] == "length" and body["usage"]["completion_tokens"] == 4
+    events = sse_events(
+        client.post("/v1/chat/completions", json={"messages": [QUESTION], "stream": True}).text
+    )
+    assert events[-1]["choices"][0]["finish_reason"] == "length"
+
+
 def test_an_answer_without_generation_used_no_tokens(client: TestClient) -> None:
     body = client.post(
         "/v1/chat/completions", json={"messages": [{"role": "user", "content": "zebra quartz?"}]}

@@ -27,6 +27,10 @@ from assistant.cli_users import register as register_users
 from assistant.config import Settings
 from assistant.releases import ReleaseError, ReleaseRegistry
 
+# transformers and datasets draw a progress bar for every model load and dataset save: on a
+# terminal that is noise between our own output (set it to 0 to see them again)
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
 app = typer.Typer(help="A support assistant that answers from your help centre and learns from feedback.")
 db_app = typer.Typer(help="Database maintenance.")
 releases_app = typer.Typer(help="List, inspect, activate and roll back releases.")
@@ -146,6 +150,8 @@ def ask(
         out.print(f"(cut off at {settings.max_new_tokens} tokens: ASSISTANT_MAX_NEW_TOKENS)", style="dim")
     for number, citation in enumerate(answer.citations, start=1):
         out.print(f"[{number}] {citation.title} — {citation.source}", markup=False, style="dim")
+    if answer.curated_answer_id:
+        out.print(f"verified answer {answer.curated_answer_id} (reviewed by a lead)", style="dim")
     out.print(
         f"interaction {answer.interaction_id} · conversation {answer.conversation_id} · "
         f"release {answer.release}",
@@ -160,6 +166,7 @@ def feedback(
     down: Annotated[bool, typer.Option("--down", help="The answer did not help.")] = False,
     resolved: Annotated[bool, typer.Option("--resolved", help="The problem was solved.")] = False,
     escalated: Annotated[bool, typer.Option("--escalated", help="Handed to a human.")] = False,
+    unresolved: Annotated[bool, typer.Option("--unresolved", help="Still not solved.")] = False,
     comment: Annotated[str | None, typer.Option(help="Free text.")] = None,
     voter: Annotated[str | None, typer.Option(help="Who votes (pseudonymous).")] = None,
     as_json: JsonOption = False,
@@ -169,12 +176,17 @@ def feedback(
 
     if up and down:
         fail("give --up or --down, not both")
-    if resolved and escalated:
-        fail("give --resolved or --escalated, not both")
+    outcomes = [
+        name
+        for name, given in (("resolved", resolved), ("escalated", escalated), ("unresolved", unresolved))
+        if given
+    ]
+    if len(outcomes) > 1:
+        fail(f"give one outcome, not {' and '.join('--' + o for o in outcomes)}")
     rating = "up" if up else "down" if down else None
-    resolution = "resolved" if resolved else "escalated" if escalated else None
+    resolution = outcomes[0] if outcomes else None
     if rating is None and resolution is None:
-        fail("give --up or --down (and/or --resolved or --escalated)")
+        fail("give --up or --down (and/or --resolved, --escalated or --unresolved)")
     settings = load_settings()
     try:
         event_id, created = record_feedback_and_flag(

@@ -37,7 +37,7 @@ review_app = typer.Typer(
 curated_app = typer.Typer(help="Curated answers, served at once for similar questions.")
 
 ActorOption = Annotated[
-    str, typer.Option("--actor", help="Who acts (recorded in the audit trail); default $USER or 'cli'.")
+    str, typer.Option("--actor", help="Who acts (recorded in the audit trail); $USER when not given.")
 ]
 VersionOption = Annotated[
     int | None, typer.Option("--version", help="The flag version you reviewed (default: the current one).")
@@ -83,6 +83,9 @@ def review_list(
         items = list_flags(session, reason=reason, status=status)
     if as_json:
         print_json(items)
+        return
+    if not items:
+        out.print(f"no {status} flags" + (f" with reason {reason}" if reason else ""))
         return
     table = Table("id", "priority", "reasons", "cluster", "question", "answer")
     for item in items:
@@ -342,14 +345,14 @@ def curated_list(as_json: JsonOption = False) -> None:
     out.print(table)
 
 
-def _edit(curated_id: str, as_json: bool, **changes) -> None:
+def _edit(curated_id: str, as_json: bool, done: str = "updated", **changes) -> None:
     store = open_store(load_settings())
     try:
         with store.session() as session:
             row = curated_dict(edit_curated(session, curated_id, **changes))
     except CuratedError as exc:
         fail(str(exc))
-    print_json(row) if as_json else out.print(f"curated answer {curated_id} updated", markup=False)
+    print_json(row) if as_json else out.print(f"curated answer {curated_id} {done}", markup=False)
 
 
 @curated_app.command("edit")
@@ -367,13 +370,13 @@ def curated_edit(
 @curated_app.command("enable")
 def curated_enable(curated_id: str, as_json: JsonOption = False) -> None:
     """Serve this curated answer again."""
-    _edit(curated_id, as_json, enabled=True)
+    _edit(curated_id, as_json, "enabled: served again", enabled=True)
 
 
 @curated_app.command("disable")
 def curated_disable(curated_id: str, as_json: JsonOption = False) -> None:
     """Stop serving this curated answer (kept for the record)."""
-    _edit(curated_id, as_json, enabled=False)
+    _edit(curated_id, as_json, "disabled: no longer served", enabled=False)
 
 
 @curated_app.command("delete")

@@ -55,6 +55,10 @@ def test_search_json_shape(cli, kb_dir: Path) -> None:
         (["ask", ""], "the question is empty"),
         (["feedback", "abc"], "give --up or --down"),
         (["feedback", "abc", "--up", "--down"], "not both"),
+        (
+            ["feedback", "abc", "--resolved", "--unresolved"],
+            "give one outcome, not --resolved and --unresolved",
+        ),
         (["feedback", "no-such-interaction", "--up"], "no interaction 'no-such-interaction'"),
         (["releases", "activate", "nope"], "no release 'nope'"),
         (["releases", "rollback"], "no release is active"),
@@ -65,6 +69,14 @@ def test_bad_input_exits_2_with_one_line(cli, args: list[str], message: str) -> 
     assert result.exit_code == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0]
+
+
+def test_feedback_takes_every_outcome_the_api_takes(cli, kb_dir: Path) -> None:
+    cli("ingest", str(kb_dir))
+    answer = json.loads(cli("ask", "How do refunds work?", "--json").stdout)
+    result = cli("feedback", answer["interaction_id"], "--unresolved", "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["created"] is True
+    assert "no open flags" not in cli("review", "list").stdout  # an unresolved answer is flagged
 
 
 def test_ask_does_not_continue_another_users_conversation(cli, kb_dir: Path) -> None:

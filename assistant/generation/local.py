@@ -17,6 +17,7 @@ import os
 import shutil
 import tempfile
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,7 +120,9 @@ class LocalGenerator(Generator):
         if adapter:
             from peft import PeftModel
 
-            exact = PeftModel.from_pretrained(exact, adapter).merge_and_unload()
+            with warnings.catch_warnings():  # peft asks transformers a question it has renamed
+                warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated", FutureWarning)
+                exact = PeftModel.from_pretrained(exact, adapter).merge_and_unload()
         self._exact = exact.eval()
         self._fast = quantize_for_cpu(self._exact, self.tokenizer).eval() if quantize else self._exact
         self._cache_arg = (

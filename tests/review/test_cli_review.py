@@ -39,6 +39,7 @@ def test_thumbs_down_to_served_correction_through_the_cli(home, tmp_path: Path) 
     served = home.ask("Do you ship orders to Canada?")
     assert served.curated_answer_id == done["curated_answer_id"] and served.answer == "Yes, in 5-8 days."
     assert ok_json("review", "list") == []
+    assert cli("review", "list").stdout.strip() == "no open flags"
     reviewed = ok_json("review", "show", str(item["id"]))
     assert reviewed["status"] == "corrected" and reviewed["audit"][0]["actor"] == "ana"
     assert reviewed["curated"]["answer"] == "Yes, in 5-8 days."

@@ -112,6 +112,19 @@ def _print_report(report: dict) -> None:
         out.print(f"  - {reason}", markup=False)
 
 
+def run_progress(run: dict) -> str:
+    """What a run is doing or did, in words: stage, step, loss and ETA while it runs, then the gate."""
+    parts = [run["status"]]
+    if run["status"] in ("queued", "running"):
+        parts += [run["stage"]] if run["stage"] else []
+        parts += [f"step {run['step']}/{run['total_steps']}"] if run["total_steps"] else []
+        parts += [f"about {run['eta_s']:.0f} s left"] if run["eta_s"] else []
+    parts += [f"loss {run['loss']:.3f}"] if run["loss"] is not None else []
+    parts += [f"gate {run['verdict']}"] if run["verdict"] else []
+    parts += ["activated"] if run["activated"] else []
+    return ", ".join(parts)
+
+
 @flywheel_app.command("status")
 def flywheel_status(
     run_id: Annotated[str | None, typer.Argument(help="One run (default: the latest runs).")] = None,
@@ -133,19 +146,9 @@ def flywheel_status(
     if as_json:
         print_json(rows if run_id is None else rows[0])
         return
-    table = Table(id_column("run"), "status", "stage", "step", "candidate", "gate", "activated", "created")
+    table = Table(id_column("run"), id_column("candidate"), "progress")  # a run id says when
     for row in rows:
-        step = f"{row['step']}/{row['total_steps']}" if row["total_steps"] else ""
-        table.add_row(
-            row["id"],
-            row["status"],
-            row["stage"] or "",
-            step,
-            row["candidate_release"] or "",
-            row["verdict"] or "",
-            "yes" if row["activated"] else "",
-            row["created_at"][:19],
-        )
+        table.add_row(row["id"], row["candidate_release"] or "", run_progress(row))
     out.print(table)
     if run_id is not None:
         if rows[0]["report"]:

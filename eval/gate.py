@@ -217,6 +217,9 @@ def paired_noise(candidate: Sequence[float], current: Sequence[float]) -> float:
 # --- deciding ----------------------------------------------------------------------------------
 
 
+IN_SCOPE = ("dev.", "golden.")  # the sets of questions the knowledge base should answer
+
+
 def decide(
     candidate: ReleaseScores,
     current: ReleaseScores | None,
@@ -225,10 +228,16 @@ def decide(
     max_drop: float,
     max_answer_drop: float | None = None,
 ) -> Verdict:
-    """Pass when every floor is met, no metric fell below ``current`` by more than ``max_drop``
-    and the sampling noise, and (when ``max_answer_drop`` is set) no golden answer's similarity
-    to its reference fell more than ``max_answer_drop``."""
+    """Pass when something in scope was measured, every floor is met, no metric fell below
+    ``current`` by more than ``max_drop`` and the sampling noise, and (when ``max_answer_drop``
+    is set) no golden answer's similarity to its reference fell more than ``max_answer_drop``."""
     reasons = []
+    if not any(metric.startswith(IN_SCOPE) for metric in candidate.metrics):
+        # out-of-scope abstention alone says nothing about the answers customers came for
+        reasons.append(
+            "nothing in scope was measured: no dev questions and no golden set "
+            "(set ASSISTANT_GOLDEN_SET, or activate by hand with `assistant flywheel promote`)"
+        )
     for metric, floor in sorted(floors.items()):
         value = candidate.metrics.get(metric)
         if value is None:

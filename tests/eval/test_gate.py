@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -87,7 +88,7 @@ def test_decide_floors_and_drops() -> None:
     missing = decide(
         ReleaseScores({}), None, floors={"golden.hit@1": 0.5}, max_drop=0.02, max_answer_drop=0.15
     )
-    assert not missing.passed and "was not measured" in missing.reasons[0]
+    assert not missing.passed and "golden.hit@1 was not measured (floor 0.5)" in missing.reasons
 
 
 def test_a_drop_within_sampling_noise_passes_and_a_consistent_one_fails() -> None:
@@ -122,3 +123,16 @@ def test_one_golden_answer_turned_wrong_fails_even_when_the_mean_holds() -> None
     (reason,) = verdict.reasons
     assert reason.startswith("golden answer to 'refund?' moved away") and "0.910 -> 0.580" in reason
     assert decide(candidate, current, floors={}, max_drop=0.02, max_answer_drop=0.5).passed
+
+
+def test_out_of_scope_questions_alone_do_not_pass_a_candidate() -> None:
+    only_oos = ReleaseScores({"oos.abstention": 0.95})
+    verdict = decide(only_oos, ReleaseScores({"oos.abstention": 0.90}), floors={}, max_drop=0.02)
+    assert not verdict.passed and "nothing in scope was measured" in verdict.reasons[0]
+
+
+def test_the_demo_golden_set_asks_about_every_demo_article_by_its_id() -> None:
+    demo = Path(__file__).resolve().parents[2] / "demo"
+    ids = {re.search(r"^id: (\S+)$", page.read_text(), re.M).group(1) for page in (demo / "kb").glob("*.md")}
+    items = load_golden(demo / "golden.jsonl")
+    assert sorted(d for item in items for d in item.doc_ids) == sorted(ids)

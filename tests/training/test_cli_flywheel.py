@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from assistant.cli_flywheel import parse_every
+from assistant.cli_flywheel import parse_every, run_progress
 from assistant.retrieval.snapshot import IndexSnapshot
 from tests.clirunner import cli, ok_json
 from training import runs
@@ -99,3 +99,11 @@ def test_parse_every(text: str, seconds: float) -> None:
 def test_parse_every_refuses(text: str) -> None:
     with pytest.raises(ValueError, match="24h"):
         parse_every(text)
+
+
+def test_a_runs_progress_reads_as_words_in_an_80_column_table() -> None:
+    run = {"status": "running", "stage": "sft", "step": 3, "total_steps": 10, "eta_s": 42.4, "loss": 1.23456}
+    running = run_progress(run | {"verdict": None, "activated": False})
+    assert running == "running, sft, step 3/10, about 42 s left, loss 1.235"
+    done = run_progress(run | {"status": "succeeded", "verdict": "passed", "activated": True})
+    assert done == "succeeded, loss 1.235, gate passed, activated"

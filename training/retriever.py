@@ -75,6 +75,7 @@ def train_retriever(
     config: RetrieverTrainingConfig | None = None,
 ) -> RetrieverResult:
     """Tune ``base_model`` (an embedder id or folder) on the pairs in ``data``; save it in ``out_dir``."""
+    import torch
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from sentence_transformers.sentence_transformer.training_args import (
@@ -98,6 +99,7 @@ def train_retriever(
         warmup_ratio=config.warmup_ratio,
         batch_sampler=BatchSamplers.NO_DUPLICATES,
         seed=config.seed,
+        dataloader_pin_memory=torch.cuda.is_available(),  # pinned memory only helps copies to a GPU
         **QUIET_RUN,
     )
     started = time.monotonic()

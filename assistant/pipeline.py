@@ -299,8 +299,7 @@ class Assistant:
         """
         started = time.perf_counter()
         repository.check_conversation_key(conversation_id, channel)
-        serving = self.serving
-        if conversation_id is not None:
+        if conversation_id is not None:  # before the models load: a refusal is at once
             with self.store.session() as session:
                 row = session.get(ConversationRow, conversation_id)
                 if row is not None and not repository.may_join(row, channel=channel, user_id=user_id):
@@ -312,6 +311,7 @@ class Assistant:
                         session, conversation_id, self.settings.history_turns
                     )
         history = list(history or [])[-2 * self.settings.history_turns :]
+        serving = self.serving
         # A new conversation is written with its first interaction (_log): nothing is written
         # before the first token, and the answer costs one transaction, not two.
         conversation_id = conversation_id or str(uuid.uuid4())

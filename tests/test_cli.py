@@ -71,25 +71,16 @@ def test_bad_input_exits_2_with_one_line(cli, args: list[str], message: str) -> 
     assert len(lines) == 1 and message in lines[0]
 
 
-def test_feedback_takes_every_outcome_the_api_takes(cli, kb_dir: Path) -> None:
-    cli("ingest", str(kb_dir))
-    answer = json.loads(cli("ask", "How do refunds work?", "--json").stdout)
-    result = cli("feedback", answer["interaction_id"], "--unresolved", "--json")
-    assert result.exit_code == 0 and json.loads(result.stdout)["created"] is True
-    assert "no open flags" not in cli("review", "list").stdout  # an unresolved answer is flagged
-
-
-def test_ask_does_not_continue_another_users_conversation(cli, kb_dir: Path) -> None:
+def test_ask_continues_only_the_users_own_conversation_and_feedback_takes_every_outcome(cli, kb_dir) -> None:
     cli("ingest", str(kb_dir))
     first = json.loads(cli("ask", "How do refunds work?", "--user", "ana", "--json").stdout)
+    voted = cli("feedback", first["interaction_id"], "--unresolved", "--json")
+    assert voted.exit_code == 0 and json.loads(voted.stdout)["created"] is True
+    assert "no open flags" not in cli("review", "list").stdout  # an unresolved answer is flagged
     result = cli("ask", "What did I ask?", "--conversation", first["conversation_id"], "--user", "bob")
     assert result.exit_code == 2 and "for this user and channel" in result.stderr
-    again = json.loads(
-        cli(
-            "ask", "And returns?", "--conversation", first["conversation_id"], "--user", "ana", "--json"
-        ).stdout
-    )
-    assert again["conversation_id"] == first["conversation_id"]
+    again = cli("ask", "And returns?", "--conversation", first["conversation_id"], "--user", "ana", "--json")
+    assert json.loads(again.stdout)["conversation_id"] == first["conversation_id"]
 
 
 @pytest.mark.parametrize(

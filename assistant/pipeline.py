@@ -327,11 +327,10 @@ class Assistant:
         serving: Serving,
         draft: Draft,
     ) -> Iterator[Delta | Done]:
-        started = draft.started
         try:
             yield from self._answer(serving, question, history, draft, use_curated=True)
         finally:
-            draft.latency["total"] = _ms_since(started)
+            draft.latency["total"] = _ms_since(draft.started)
             answer = self._log(
                 question=question,
                 history=history,

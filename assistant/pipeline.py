@@ -25,6 +25,7 @@ from assistant.generation.guard import GuardedStream, OutputGuard
 from assistant.generation.prompts import build_messages, rewrite_query
 from assistant.ingest.runner import IngestReport, Progress, ingest_paths
 from assistant.releases import ReleaseManifest, ReleaseRegistry
+from assistant.retrieval.abstention import abstains
 from assistant.retrieval.embedder import Embedder
 from assistant.retrieval.retriever import Retriever, SearchResult
 from assistant.retrieval.snapshot import IndexSnapshot
@@ -383,9 +384,7 @@ class Assistant:
             result = serving.retriever.search(query, self.settings.top_k, vector=vector if same else None)
         draft.result, draft.curated = result, curated
         draft.latency["retrieve"] = _ms_since(draft.started)
-        draft.abstained = curated is None and (
-            result.confidence < self.settings.min_confidence or not result.hits
-        )
+        draft.abstained = curated is None and abstains(result, self.settings.min_confidence)
         if curated is not None:
             draft.text = curated.answer
             draft.citations = _curated_citations(curated, serving)
@@ -516,11 +515,6 @@ def answer_guard(messages: Sequence[dict[str, str]], hits: Sequence[Hit], settin
     hosts = {urlsplit(hit.chunk.source).hostname or "" for hit in hits if "://" in hit.chunk.source}
     system = "\n".join(m["content"] for m in messages if m["role"] == "system")
     return OutputGuard(hosts | settings.link_hosts, system)
-
-
-def abstains(result: SearchResult, min_confidence: float) -> bool:
-    """The assistant declines (and hands off) when retrieval found nothing it is confident in."""
-    return result.confidence < min_confidence or not result.hits
 
 
 def _citation(number: int, hit: Hit) -> Citation:

@@ -30,7 +30,7 @@ from assistant.store import Store
 from assistant.types import Chunk
 from eval.cli import emit, parse_args
 from eval.datasets import bitext_questions, demo_kb, out_of_scope_questions
-from eval.metrics import retrieval_metrics
+from training.gate.metrics import retrieval_metrics
 
 MODES = ("dense", "lexical", "hybrid")
 

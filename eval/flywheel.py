@@ -47,9 +47,9 @@ from eval.datasets import (
     demo_kb,
     write_articles,
 )
-from eval.gate import EvalItem, out_of_scope
 from eval.harness import measure, settings_record, write_report
 from training.cycle import run_cycle
+from training.gate import EvalItem, out_of_scope
 
 CORPORA = ("bitext", "abcd")
 SPLITS = {"stream": 0.6, "dev": 0.1, "test": 0.3}

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from rouge_score import rouge_scorer
 
-from eval.gate import EvalItem, retrieval_scores
-from eval.metrics import RETRIEVAL_METRICS
+from training.gate import EvalItem, retrieval_scores
+from training.gate.metrics import RETRIEVAL_METRICS
 
 if TYPE_CHECKING:
     from assistant.config import Settings
@@ -57,7 +57,7 @@ def measure(
     one matches, else the generated one) cites the right document first and is at least
     ``resolve_similarity`` similar to the reference: the simulated customer's rule.
     """
-    from assistant.pipeline import abstains
+    from assistant.retrieval.abstention import abstains
 
     settings = assistant.settings
     serving = assistant.serving

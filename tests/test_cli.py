@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from assistant import cli_common, config
+from assistant import config
 from assistant.cli import app
+from assistant.cli import common as cli_common
 
 
 @pytest.fixture

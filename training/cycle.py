@@ -23,6 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from assistant import runs
 from assistant.config import Settings
 from assistant.generation.prompts import PROMPT_VERSION
 from assistant.ingest.runner import reembed
@@ -31,13 +32,11 @@ from assistant.retrieval.embedder import Embedder
 from assistant.retrieval.snapshot import IndexSnapshot
 from assistant.store import Store
 from assistant.store.models import utcnow
-from training import runs
 from training.datasets import DatasetBuild, build_datasets
 from training.lora import LoraTrainingConfig, Progress, RunCancelled, TrainResult
 
 log = logging.getLogger(__name__)
 ADAPTER_DIR = "adapter"
-GATE_REPORT = "gate_report.json"
 
 
 @dataclass
@@ -240,7 +239,7 @@ def _cycle(
 def _judge(gate: _Gate, registry: ReleaseRegistry, candidate: ReleaseManifest, run: _Run) -> dict[str, Any]:
     """Gate ``candidate`` and keep the report with it (checksummed like its other files)."""
     report = gate.judge(candidate)
-    registry.attach(candidate.id, GATE_REPORT, json.dumps(report, indent=2).encode())
+    registry.attach(candidate.id, runs.GATE_REPORT_FILE, json.dumps(report, indent=2).encode())
     run.log(f"gate {report['verdict']}" + (": " + "; ".join(report["reasons"]) if report["reasons"] else ""))
     return report
 
@@ -254,7 +253,7 @@ def _retrieval_only(
         kept = [
             (registry.path(candidate.id), rel)
             for rel in candidate.files
-            if rel != GATE_REPORT and not _in(rel, candidate.adapter)
+            if rel != runs.GATE_REPORT_FILE and not _in(rel, candidate.adapter)
         ]
         kept += [(registry.path(parent.id), rel) for rel in parent.files if _in(rel, parent.adapter)]
         for folder, relative in kept:  # hard links: the files are immutable blobs already
@@ -445,7 +444,7 @@ class _Gate:
         embedder: Embedder | None,
     ) -> None:
         from assistant.pipeline import Assistant
-        from eval.gate import EvalSets, dev_items, evaluate_release, load_golden, out_of_scope
+        from training.gate import EvalSets, dev_items, evaluate_release, load_golden, out_of_scope
 
         assert build.path is not None
         self.settings = settings
@@ -462,7 +461,7 @@ class _Gate:
 
     def judge(self, candidate: ReleaseManifest) -> dict[str, Any]:
         """Evaluate ``candidate`` on the same sets and decide; the report says why."""
-        from eval.gate import decide, evaluate_release, gate_report
+        from training.gate import decide, evaluate_release, gate_report
 
         settings = self.settings
         measured = evaluate_release(

@@ -296,9 +296,9 @@ def main(argv: list[str] | None = None) -> None:
         fields["target_modules"] = tuple(fields["target_modules"])
     on_progress = should_stop = None
     if args.run_id:
+        from assistant import runs
         from assistant.config import get_settings
         from assistant.store import Store
-        from training import runs
 
         store = Store(get_settings().resolved_database_url)
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
+from assistant import runs
 from assistant.admin.api import Reader
 from assistant.admin.api import router as api_router
 from assistant.admin.deps import Principal, require_roles
@@ -22,7 +23,6 @@ from assistant.api.deps import assistant_of
 from assistant.api.schemas import error_responses
 from assistant.config import Settings
 from assistant.releases import ReleaseError
-from training import runs
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 Engineer = Annotated[Principal, Depends(require_roles("engineer"))]

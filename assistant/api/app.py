@@ -17,9 +17,9 @@ from assistant.admin import ui as admin_ui
 from assistant.api import chat, routes, widget
 from assistant.api.security import SecurityHeaders
 from assistant.api.shedding import GenerationSlots
-from assistant.config import Settings
 from assistant.periodic import Periodic
 from assistant.pipeline import Assistant
+from assistant.plugins import manager as plugins
 
 log = logging.getLogger(__name__)
 
@@ -97,22 +97,6 @@ def release_watcher(assistant: Assistant, interval_s: float) -> Periodic:
     return Periodic("release-watcher", interval_s, refresh)
 
 
-def _half_of_slack_http(settings: Settings) -> str | None:
-    """What is missing when Slack's HTTP mode looks intended but is not complete, else None.
-
-    A bot token alone is normal beside Socket Mode (an app token, `assistant slack`).
-    """
-    bot, secret, app = (
-        bool(s.get_secret_value())
-        for s in (settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token)
-    )
-    if secret and not bot:
-        return "ASSISTANT_SLACK_SIGNING_SECRET is set but ASSISTANT_SLACK_BOT_TOKEN is not"
-    if bot and not secret and not app:
-        return "ASSISTANT_SLACK_BOT_TOKEN is set but ASSISTANT_SLACK_SIGNING_SECRET is not"
-    return None
-
-
 def create_app(assistant: Assistant, *, watch_releases: bool = True) -> FastAPI:
     """The HTTP app around one :class:`Assistant` (``assistant serve`` runs it with uvicorn)."""
     chores = [release_watcher(assistant, assistant.settings.release_poll_seconds)] if watch_releases else []
@@ -142,14 +126,8 @@ def create_app(assistant: Assistant, *, watch_releases: bool = True) -> FastAPI:
     admin_ui.install(app)
     app.add_middleware(BodySizeLimit, limit=assistant.settings.max_body_bytes)
     widget.install(app, assistant.settings)  # /widget.js, /widget/v1/... and its CORS allow-list
-    if half := _half_of_slack_http(assistant.settings):
-        log.warning("Slack events are not taken at /slack/events: %s", half)
-    if assistant.settings.slack_http_enabled:  # POST /slack/events (bot token + signing secret set)
-        from connectors.slack import install as install_slack
-        from connectors.slack.review import review_sweeper
-
-        sweeper = review_sweeper(install_slack(app, assistant).support)
-        chores.extend([sweeper] if sweeper else [])
+    for installed in plugins().hook.install_channels(app=app, assistant=assistant):  # e.g. /slack/events
+        chores.extend(installed)
     app.add_middleware(SecurityHeaders)  # outermost: CSP & co. on every HTML page, errors included
 
     @app.exception_handler(Exception)

@@ -11,7 +11,7 @@ from typing import Unpack
 from fastapi import BackgroundTasks, HTTPException, Request
 
 from assistant.api.deps import assistant_of
-from assistant.api.escalation import notify
+from assistant.escalation import notify
 from assistant.review.flags import FeedbackEvent, feedback_write
 
 

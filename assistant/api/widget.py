@@ -33,7 +33,6 @@ from starlette.concurrency import run_in_threadpool
 
 from assistant.api.chat import sse_chunks
 from assistant.api.deps import assistant_of
-from assistant.api.escalation import notifiers_from_settings
 from assistant.api.feedback import save_feedback
 from assistant.api.ratelimit import RateLimiter, parse_limits
 from assistant.api.schemas import (
@@ -45,6 +44,7 @@ from assistant.api.schemas import (
 from assistant.api.security import SESSION_HEADER, WIDGET_KEY_HEADER, WidgetCORS
 from assistant.api.shedding import generation_slots, in_threads
 from assistant.config import Settings
+from assistant.escalation import notifiers_from_settings
 from assistant.store import ConversationRow, InteractionRow, repository
 
 router = APIRouter(tags=["widget"], responses=error_responses(400, 401, 403, 429))

@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from assistant.api.escalation import Notifier, notifiers_from_settings
 from assistant.config import Settings
+from assistant.escalation import Notifier, notifiers_from_settings
 from assistant.pipeline import Assistant
 from connectors.slack import blocks, customers, feedback, review
 from connectors.slack.client import Pacer, Poster, build_client

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from assistant.api.escalation import Notifier
 from assistant.config import Settings
+from assistant.escalation import Notifier
 from assistant.pipeline import Assistant
 from connectors.slack.client import Poster
 from connectors.slack.leads import Leads

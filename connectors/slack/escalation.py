@@ -1,7 +1,7 @@
 """Hand-offs in Slack: post to the escalation channel (or mention the team in the thread).
 
 Slack's own "Talk to a human" button posts with a link to the thread (:func:`post_handoff`).
-:func:`slack_notifier` is the Slack target of :mod:`assistant.api.escalation`: it tells the
+:func:`slack_notifier` is the Slack target of :mod:`assistant.escalation`: it tells the
 same channel about hand-offs from the web widget and the API.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 
-from assistant.api.escalation import Escalation, Notifier
 from assistant.config import Settings
+from assistant.escalation import Escalation, Notifier
 from connectors.slack import blocks
 from connectors.slack.client import Poster, build_client
 

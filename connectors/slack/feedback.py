@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from assistant.api.escalation import build_escalation, notify
+from assistant.escalation import build_escalation, notify
 from assistant.review.flags import record_feedback_and_flag
 from connectors.slack import blocks, escalation, review, threads
 from connectors.slack.deps import SupportDeps, support

@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+from assistant import runs
 from tests.admin.test_ui import add_user, form_state, log_in, web  # noqa: F401 (fixture)
 from tests.training.test_cli_flywheel import failed_candidate
-from training import runs
 
 
 def test_an_engineer_starts_a_cycle_and_watches_it_finish(web, assistant) -> None:  # noqa: F811

@@ -365,7 +365,7 @@ def test_a_webhook_that_is_down_costs_the_customer_nothing(widget_client, assist
     )
     session = session_id()
     answer = ask(client, session)
-    with caplog.at_level(logging.ERROR, logger="assistant.api.escalation"):
+    with caplog.at_level(logging.ERROR, logger="assistant.escalation"):
         response = client.post(
             "/widget/v1/feedback",
             json={"interaction_id": answer["interaction_id"], "resolution": "escalated"},

@@ -17,9 +17,9 @@ from eval.flywheel import (
     worse_after_promotion,
     write_flywheel_report,
 )
-from eval.gate import EvalItem, out_of_scope
 from eval.harness import measure, rouge_l
 from tests.clirunner import cli, ok_json
+from training.gate import EvalItem, out_of_scope
 
 
 def test_near_duplicates_share_a_key_once_digits_and_names_are_masked() -> None:

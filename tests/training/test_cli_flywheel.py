@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from assistant.cli_flywheel import parse_every, run_progress
+from assistant import runs
+from assistant.cli.flywheel import parse_every, run_progress
 from assistant.retrieval.snapshot import IndexSnapshot
 from tests.clirunner import cli, ok_json
-from training import runs
 
 
 def failed_candidate(assistant) -> str:

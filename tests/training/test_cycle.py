@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from assistant import runs
 from assistant.generation.local import packaged_gguf
 from assistant.pipeline import Assistant
 from assistant.store.models import TrainingRunRow
 from tests.fakes import FakeGenerator
 from tests.training.conftest import ask, settle, vote
-from training import runs
 from training.cycle import run_cycle
 from training.datasets import split_of
 

@@ -12,7 +12,8 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from sqlalchemy import select
 
 from assistant.store.models import InteractionRow, SlackEventRow
-from connectors.slack import Pacer, blocks
+from connectors.slack import blocks
+from connectors.slack.client import Pacer
 from connectors.slack.socket_mode import handler, missing_tokens
 from tests.connectors.slack.conftest import sign
 

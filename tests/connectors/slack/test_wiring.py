@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from assistant.api.app import create_app
 from assistant.cli import app as cli
 from assistant.config import Settings, get_settings
-from connectors.slack import sweep
+from connectors.slack.review import sweep
 from tests.connectors.slack.conftest import BOT_TOKEN, ESCALATION_CHANNEL, REVIEW_CHANNEL, SECRET, all_text
 
 

@@ -1,14 +1,12 @@
-"""The ``assistant`` command line: ingest, search, ask, serve, feedback, db, releases.
+"""Answering from the command line: ``ingest``, ``search``, ``ask``, ``feedback`` and ``serve``.
 
-Bad input exits with code 2 and one line saying what to fix; ``--json`` prints one JSON
-document on standard output.
+Same conventions as every command: ``--json`` prints one JSON document; bad input exits with
+code 2 and one line saying what to fix.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -16,32 +14,15 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from assistant.cli_common import JsonOption, err, fail, id_column, load_settings, open_store, out, print_json
-from assistant.cli_eval import register as register_eval
-from assistant.cli_flywheel import activate_release
-from assistant.cli_flywheel import register as register_flywheel
-from assistant.cli_review import register as register_review
-from assistant.cli_slack import register as register_slack
-from assistant.cli_stats import register as register_stats
-from assistant.cli_users import register as register_users
+from assistant.cli.common import JsonOption, err, fail, load_settings, open_store, out, print_json
 from assistant.config import Settings
-from assistant.releases import ReleaseError, ReleaseRegistry
+from assistant.releases import ReleaseRegistry
 
-# transformers and datasets draw a progress bar for every model load and dataset save: on a
-# terminal that is noise between our own output (set it to 0 to see them again)
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
-app = typer.Typer(help="A support assistant that answers from your help centre and learns from feedback.")
-db_app = typer.Typer(help="Database maintenance.")
-releases_app = typer.Typer(help="List, inspect, activate and roll back releases.")
-app.add_typer(db_app, name="db")
-app.add_typer(releases_app, name="releases")
-register_review(app)
-register_flywheel(app)
-register_stats(app)
-register_users(app)
-register_slack(app)
-register_eval(app)
+def register(app: typer.Typer) -> None:
+    """Add the answering commands to the main CLI."""
+    for command in (ingest, search, ask, feedback, serve):
+        app.command()(command)
 
 
 def _assistant(settings: Settings):
@@ -51,7 +32,6 @@ def _assistant(settings: Settings):
     return Assistant(settings, open_store(settings), ReleaseRegistry(settings.releases_dir))
 
 
-@app.command()
 def ingest(
     paths: Annotated[
         list[Path], typer.Argument(help="Files or folders: Markdown, text, HTML, PDF, JSONL/CSV FAQ.")
@@ -95,7 +75,6 @@ def ingest(
     raise typer.Exit(2 if nothing_usable else 0)
 
 
-@app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     k: Annotated[int, typer.Option(min=1, max=50, help="How many documents.")] = 5,
@@ -116,7 +95,6 @@ def search(
     out.print(table)
 
 
-@app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The customer's question.")],
     conversation: Annotated[str | None, typer.Option(help="Continue this conversation id.")] = None,
@@ -159,7 +137,6 @@ def ask(
     )
 
 
-@app.command()
 def feedback(
     interaction_id: Annotated[str, typer.Argument(help="The interaction to rate.")],
     up: Annotated[bool, typer.Option("--up", help="The answer helped.")] = False,
@@ -209,7 +186,6 @@ def feedback(
         out.print("feedback recorded" if created else "this feedback was already recorded")
 
 
-@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
@@ -224,88 +200,3 @@ def serve(
     assistant = _assistant(settings)
     out.print(f"Serving on http://{host}:{port} (models load in the background; /readyz says when)")
     uvicorn.run(create_app(assistant), host=host, port=port, log_level="info")
-
-
-@db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Create or migrate the database schema to the latest version."""
-    settings = load_settings()
-    open_store(settings)
-    out.print("database is up to date")
-
-
-def _manifest_row(manifest, current: str | None) -> dict:
-    return {**manifest.to_dict(), "active": manifest.id == current}
-
-
-@releases_app.command("list")
-def releases_list(as_json: JsonOption = False) -> None:
-    """Every release, oldest first; the active one is marked."""
-    registry = ReleaseRegistry(load_settings().releases_dir)
-    current = registry.current_id()
-    rows = [_manifest_row(m, current) for m in registry.list()]
-    if as_json:
-        print_json([{k: v for k, v in r.items() if k != "files"} for r in rows])
-        return
-    table = Table("", id_column("release"), "kind", "created", "parent", "chunks", "adapter")
-    for row in rows:
-        table.add_row(
-            "*" if row["active"] else "",
-            row["id"],
-            row["kind"],
-            row["created_at"][:16].replace("T", " "),
-            row["parent"] or "",
-            str(row["index"].get("chunks", "")),
-            row["adapter"] or "",
-        )
-    out.print(table)
-
-
-@releases_app.command("show")
-def releases_show(release_id: str, as_json: JsonOption = False) -> None:
-    """One release's manifest, with the gate report of the cycle that made it."""
-    from training.runs import gate_report_of
-
-    settings = load_settings()
-    registry = ReleaseRegistry(settings.releases_dir)
-    try:
-        row = _manifest_row(registry.get(release_id), registry.current_id())
-    except ReleaseError as exc:
-        fail(str(exc))
-    report = registry.path(release_id) / "gate_report.json"  # what the cycle attached to it
-    row["gate"] = (
-        json.loads(report.read_text())
-        if report.is_file()
-        else gate_report_of(open_store(settings), release_id)
-    )
-    print_json(row) if as_json else out.print_json(data=row)
-
-
-@releases_app.command("activate")
-def releases_activate(
-    release_id: str,
-    reason: Annotated[
-        str, typer.Option("--reason", help="Why, when the gate failed this candidate (recorded).")
-    ] = "",
-    as_json: JsonOption = False,
-) -> None:
-    """Make a release active; running servers swap to it within seconds."""
-    activate_release(release_id, reason=reason, actor=os.environ.get("USER") or "cli", as_json=as_json)
-
-
-@releases_app.command("rollback")
-def releases_rollback(as_json: JsonOption = False) -> None:
-    """Activate the parent of the active release."""
-    registry = ReleaseRegistry(load_settings().releases_dir)
-    try:
-        with registry.locked():
-            manifest = registry.rollback()
-    except ReleaseError as exc:
-        fail(str(exc))
-    print_json({"active": manifest.id}) if as_json else out.print(
-        f"rolled back: release {manifest.id} is active"
-    )
-
-
-if __name__ == "__main__":
-    app()

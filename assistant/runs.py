@@ -8,6 +8,7 @@ heartbeat: a run that crashed leaves a stale lock the next run takes over.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import time
@@ -23,6 +24,7 @@ from assistant.releases import ReleaseManifest, ReleaseRegistry
 from assistant.store import Store
 from assistant.store.models import RunLockRow, TrainingRunRow, utcnow
 
+GATE_REPORT_FILE = "gate_report.json"  # the gate report a cycle attaches to its candidate
 LOCK_NAME = "flywheel"
 MAX_LOG_CHARS = 200_000
 FINISHED = ("succeeded", "failed", "cancelled", "skipped")
@@ -217,8 +219,12 @@ def promote(
     return manifest
 
 
-def gate_report_of(store: Store, release_id: str) -> dict[str, Any] | None:
-    """The gate report of the cycle whose candidate ``release_id`` is (None for other releases)."""
+def gate_report_of(store: Store, registry: ReleaseRegistry, release_id: str) -> dict[str, Any] | None:
+    """The gate report of ``release_id``: the one its cycle attached to it, else the one on its run
+    (None for releases no cycle made, such as an ingest's)."""
+    attached = registry.path(release_id) / GATE_REPORT_FILE
+    if attached.is_file():
+        return json.loads(attached.read_text(encoding="utf-8"))
     with store.session() as session:
         run = session.scalar(select(TrainingRunRow).where(TrainingRunRow.candidate_release == release_id))
         return run.report if run else None
@@ -234,3 +240,15 @@ def run_for_dataset(store: Store, dataset_id: str, release_id: str, *, exclude: 
     )
     with store.session() as session:
         return session.scalars(query.limit(1)).first()
+
+
+def report_table(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """Rows (metric, current, candidate, change) for printing a gate report."""
+    rows = []
+    for name, pair in report["metrics"].items():
+        cur, cand = pair["current"], pair["candidate"]
+        change = f"{cand - cur:+.3f}" if cur is not None and cand is not None else ""
+        rows.append(
+            (name, "" if cur is None else f"{cur:.3f}", "" if cand is None else f"{cand:.3f}", change)
+        )
+    return rows

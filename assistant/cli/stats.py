@@ -13,7 +13,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from assistant.cli_common import JsonOption, fail, load_settings, open_store, out, print_json
+from assistant.cli.common import JsonOption, fail, load_settings, open_store, out, print_json
 from assistant.review.dashboard import GROUPINGS, RATE_KEYS, dashboard_csv, dashboard_rows
 
 HEADERS = {  # short, so ten columns fit an 80-column terminal

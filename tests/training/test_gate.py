@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eval.gate import (
+from training.gate import (
     EvalItem,
     EvalSets,
     GoldenSetError,

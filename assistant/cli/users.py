@@ -22,7 +22,7 @@ from assistant.admin.auth import (
     list_users,
     user_dict,
 )
-from assistant.cli_common import JsonOption, fail, load_settings, open_store, out, print_json
+from assistant.cli.common import JsonOption, fail, load_settings, open_store, out, print_json
 from assistant.privacy import ErasureReport, erase_user
 from assistant.store.models import ROLES
 

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from assistant.cli_common import fail, load_settings, open_store, out
+from assistant.cli.common import fail, load_settings, open_store, out
 
 
 def register(app: typer.Typer) -> None:
@@ -20,7 +20,7 @@ def slack() -> None:
     """
     settings = load_settings()
     try:
-        from connectors.slack import build_app
+        from connectors.slack.app import build_app
         from connectors.slack.socket_mode import handler, missing_tokens
     except ImportError:
         fail("the Slack connector needs its extra: pip install -e '.[slack]' (in the checkout)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Annotated, NoReturn
 
 import typer
@@ -17,6 +18,10 @@ from assistant.store import Store
 out = Console()
 err = Console(stderr=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+ActorOption = Annotated[
+    str, typer.Option("--actor", help="Who acts (recorded with the action); $USER when not given.")
+]
+DEFAULT_ACTOR = os.environ.get("USER") or "cli"  # who a command acts as when --actor is not given
 
 
 def fail(message: str) -> NoReturn:

@@ -1,13 +1,12 @@
 """``assistant flywheel …``: run the learning cycle, watch it, cancel it, promote a candidate.
 
-Same conventions as :mod:`assistant.cli`: ``--json`` prints one JSON document; bad input exits
+Same conventions as every `assistant` command: ``--json`` prints one JSON document; bad input exits
 with code 2 and one line. ``flywheel run`` exits 0 when the cycle succeeded or was skipped
 (too little data, another cycle running) and 1 when it failed or was cancelled.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -17,30 +16,47 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from assistant.cli_common import JsonOption, fail, id_column, load_settings, open_store, out, print_json
-from assistant.releases import ReleaseError, ReleaseRegistry
+from assistant import runs
+from assistant.cli.common import (
+    DEFAULT_ACTOR,
+    ActorOption,
+    JsonOption,
+    fail,
+    id_column,
+    load_settings,
+    open_store,
+    out,
+    print_json,
+)
+from assistant.cli.releases import activate_release
+from assistant.plugins import manager as plugins
+from assistant.releases import ReleaseRegistry
 
 flywheel_app = typer.Typer(help="The learning cycle: feedback → datasets → training → gate → release.")
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-ActorOption = Annotated[str, typer.Option("--actor", help="Who acts (recorded on the run).")]
-DEFAULT_ACTOR = os.environ.get("USER") or "cli"
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(flywheel_app, name="flywheel")
 
 
+def _run_cycle(settings, store, registry, **options):
+    """One learning cycle, carried out by the installed training plugin (the ``training`` package)."""
+    result = plugins().hook.run_cycle(settings=settings, store=store, registry=registry, **options)
+    if result is None:
+        fail("no learning cycle is installed: pip install 'support-assistant[train]' (in the checkout)")
+    return result
+
+
 def _watch(store, run_id: str, done: threading.Event) -> None:
     """A progress bar fed from the run record until ``done``."""
-    from training.runs import get_run
-
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[detail]}"))
     with Progress(*columns, TimeRemainingColumn(), console=out, transient=True) as bar:
         task = bar.add_task("starting", total=None, detail="")
         while not done.wait(1.0):
             with store.session() as session:
-                run = get_run(session, run_id)
+                run = runs.get_run(session, run_id)
                 stage, step, total, loss = run.stage, run.step, run.total_steps, run.loss
             detail = (
                 f"step {step}/{total}" + (f" · loss {loss:.3f}" if loss is not None else "") if total else ""
@@ -64,9 +80,6 @@ def flywheel_run(
     as_json: JsonOption = False,
 ) -> None:
     """One whole cycle; a second one started meanwhile exits cleanly."""
-    from training import runs
-    from training.cycle import run_cycle
-
     settings = load_settings()
     store = open_store(settings)
     registry = ReleaseRegistry(settings.releases_dir)
@@ -77,7 +90,9 @@ def flywheel_run(
         watcher = threading.Thread(target=_watch, args=(store, run_id, done), daemon=True)
         watcher.start()
     try:
-        result = run_cycle(settings, store, registry, run_id=run_id, activate=activate, force=force)
+        result = _run_cycle(
+            settings, store, registry, run_id=run_id, activate=activate, force=force, requested_by=None
+        )
     finally:
         done.set()
         if watcher:
@@ -102,10 +117,8 @@ def _print_result(result: dict) -> None:
 
 
 def _print_report(report: dict) -> None:
-    from eval.gate import report_table
-
     table = Table("metric", "current", "candidate", "change", title=f"gate: {report['verdict']}")
-    for row in report_table(report):
+    for row in runs.report_table(report):
         table.add_row(*row)
     out.print(table)
     for reason in report["reasons"]:
@@ -132,15 +145,13 @@ def flywheel_status(
     as_json: JsonOption = False,
 ) -> None:
     """Recent runs, or one run with its stage, progress, gate report and log."""
-    from training.runs import get_run, list_runs, run_dict
-
     store = open_store(load_settings())
     with store.session() as session:
         if run_id is None:
-            rows = [run_dict(run) for run in list_runs(session, limit=20)]
+            rows = [runs.run_dict(run) for run in runs.list_runs(session, limit=20)]
         else:
             try:
-                rows = [run_dict(get_run(session, run_id), with_log=True)]
+                rows = [runs.run_dict(runs.get_run(session, run_id), with_log=True)]
             except LookupError as exc:
                 fail(str(exc))
     if as_json:
@@ -160,11 +171,9 @@ def flywheel_status(
 @flywheel_app.command("cancel")
 def flywheel_cancel(run_id: str, as_json: JsonOption = False) -> None:
     """Ask a queued or running cycle to stop (it stops at its next step, leaving no release)."""
-    from training.runs import request_cancel
-
     store = open_store(load_settings())
     try:
-        asked = request_cancel(store, run_id)
+        asked = runs.request_cancel(store, run_id)
     except LookupError as exc:
         fail(str(exc))
     if not asked:
@@ -181,24 +190,6 @@ def flywheel_promote(
 ) -> None:
     """Activate a cycle's candidate release; overriding a failed gate needs --reason."""
     activate_release(release_id, reason=reason, actor=actor, as_json=as_json)
-
-
-def activate_release(release_id: str, *, reason: str, actor: str, as_json: bool) -> None:
-    """Activate ``release_id``; a candidate the gate failed needs ``reason`` (recorded on its run)."""
-    from training.runs import PromotionError, promote
-
-    settings = load_settings()
-    try:
-        manifest = promote(
-            open_store(settings),
-            ReleaseRegistry(settings.releases_dir),
-            release_id,
-            actor=actor,
-            reason=reason,
-        )
-    except (PromotionError, ReleaseError) as exc:
-        fail(str(exc))
-    print_json({"active": manifest.id}) if as_json else out.print(f"release {manifest.id} is active")
 
 
 def parse_every(value: str) -> float:
@@ -219,8 +210,6 @@ def flywheel_schedule(
     ] = 0,
 ) -> None:
     """Run cycles forever (a long-lived worker); cron or a Kubernetes CronJob can call `run` instead."""
-    from training.cycle import run_cycle
-
     try:
         interval = parse_every(every)
     except ValueError as exc:
@@ -231,7 +220,9 @@ def flywheel_schedule(
     count = 0
     while True:
         started = time.monotonic()
-        result = run_cycle(settings, store, registry, requested_by="schedule")
+        result = _run_cycle(
+            settings, store, registry, run_id=None, activate=None, force=False, requested_by="schedule"
+        )
         count += 1
         out.print(
             f"cycle {count}: run {result.run_id} {result.status}"

@@ -1,6 +1,6 @@
 """``assistant eval …``: measure a release, simulate the learning loop, run the benchmarks.
 
-Same conventions as :mod:`assistant.cli`: ``--json`` prints one JSON document; bad input (a
+Same conventions as every `assistant` command: ``--json`` prints one JSON document; bad input (a
 golden set that cannot be read, an unknown corpus) exits with code 2 and one line saying what
 to fix. Every run writes one report folder (``report.json``, ``report.md``, plots).
 """
@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from assistant.cli_common import JsonOption, err, fail, load_settings, open_store, out, print_json
+from assistant.cli.common import JsonOption, err, fail, load_settings, open_store, out, print_json
 from assistant.config import Settings
 
 eval_app = typer.Typer(help="The evaluation harness: measure a release, simulate the flywheel, benchmarks.")
@@ -58,8 +58,8 @@ def eval_release(
     _require_eval_extras()
     from assistant.pipeline import Assistant
     from assistant.releases import ReleaseRegistry
-    from eval.gate import GoldenSetError, load_golden, out_of_scope
     from eval.harness import measure, metrics_markdown, settings_record, write_report
+    from training.gate import GoldenSetError, load_golden, out_of_scope
 
     settings = load_settings()
     path = golden or (Path(settings.golden_set) if settings.golden_set else None)

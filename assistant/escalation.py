@@ -3,7 +3,8 @@
 An escalation is already stored (an ``escalated`` feedback event, which flags the interaction
 for the review queue); the notifiers here only tell someone at once. A notifier is any callable
 taking an :class:`Escalation`; :func:`notifiers_from_settings` builds the configured ones (the
-webhook, and the Slack escalation channel when ``ASSISTANT_SLACK_ESCALATION_CHANNEL`` is set).
+webhook, and what plugins add: the Slack escalation channel when ``ASSISTANT_SLACK_ESCALATION_CHANNEL``
+is set).
 :func:`notify` runs after the response is sent and never raises: a failing target is logged
 and the customer still got their confirmation.
 """
@@ -116,11 +117,9 @@ def notifiers_from_settings(settings: Settings) -> list[Notifier]:
                 timeout_s=settings.escalation_webhook_timeout_s,
             )
         )
-    if settings.slack_bot_token.get_secret_value() and settings.slack_escalation_channel:
-        from connectors.slack.escalation import slack_notifier  # the Slack target (needs the slack extra)
+    from assistant.plugins import escalation_notifiers  # connectors add theirs (Slack's channel)
 
-        notifiers.append(slack_notifier(settings))
-    return notifiers
+    return notifiers + escalation_notifiers(settings)
 
 
 def notify(store: Store, notifiers: Sequence[Notifier], interaction_id: str, comment: str | None) -> None:

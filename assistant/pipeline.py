@@ -2,36 +2,36 @@
 
 :class:`Assistant` serves the active release: it retrieves, abstains when retrieval is not
 confident, otherwise streams a grounded answer with numbered citations, and logs the
-interaction with the release that answered it. :meth:`Assistant.refresh` loads a newly
-activated release in the background and swaps it in atomically, so no request sees a mix.
+interaction with the release that answered it. What answers (the release, its models, the
+hot-swap) is :mod:`assistant.serving`'s job; :meth:`Assistant.refresh` asks it to swap.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
 from assistant.config import Settings
 from assistant.generation.base import Generator, load_generator
-from assistant.generation.citations import extract_citations
-from assistant.generation.guard import GuardedStream, OutputGuard
+from assistant.generation.citations import CitationFilter
+from assistant.generation.guard import OutputGuard
 from assistant.generation.prompts import build_messages, rewrite_query
+from assistant.generation.streaming import FilterChain
 from assistant.ingest.runner import IngestReport, Progress, ingest_paths
 from assistant.releases import ReleaseManifest, ReleaseRegistry
 from assistant.retrieval.abstention import abstains
 from assistant.retrieval.embedder import Embedder
-from assistant.retrieval.retriever import Retriever, SearchResult
-from assistant.retrieval.snapshot import IndexSnapshot
+from assistant.retrieval.retriever import SearchResult
 from assistant.review.curated import CuratedMatch, CuratedMatcher, record_serving
 from assistant.review.flags import flag_interaction
 from assistant.review.gaps import clear_gaps
+from assistant.serving import LiveServing, Serving
 from assistant.store import ConversationRow, Store, repository
 from assistant.types import Answer, Citation, Hit, Turn, Usage
 
@@ -39,7 +39,6 @@ ABSTAIN_MESSAGE = (
     "I couldn't find this in our help articles, so I'd rather not guess. "
     "A member of our support team can help: ask for a human and they will pick it up."
 )
-NO_RELEASE = "none"
 Channel = Literal["api", "web", "slack", "cli"]
 CURATED_TITLE = "Verified answer"
 log = logging.getLogger(__name__)
@@ -54,24 +53,6 @@ class ConversationNotOpen(LookupError):
             "the user (and channel) it started with"
         )
         self.conversation_id = conversation_id
-
-
-@dataclass(frozen=True)
-class Serving:
-    """What answers right now: one release's retriever and generator."""
-
-    release: ReleaseManifest | None
-    retriever: Retriever
-    generator: Generator | None
-
-    @property
-    def embedder(self) -> Embedder:
-        """The embedder this release's index was built with (queries must use it too)."""
-        return self.retriever.embedder
-
-    @property
-    def release_id(self) -> str:
-        return self.release.id if self.release else NO_RELEASE
 
 
 @dataclass(frozen=True)
@@ -105,60 +86,6 @@ class Draft:
     finish_reason: Literal["stop", "length"] = "stop"
 
 
-class _CitationFilter:
-    """Holds back ``[...]`` while streaming, then lets it through only if it cites a real source."""
-
-    def __init__(self, sources: int) -> None:
-        self.sources = sources
-        self.pending = ""
-
-    def feed(self, text: str) -> str:
-        out = []
-        for char in text:
-            if self.pending:
-                self.pending += char
-                if char == "]" or len(self.pending) > 12:
-                    out.append(self._release())
-            elif char == "[":
-                self.pending = char
-            else:
-                out.append(char)
-        return "".join(out)
-
-    def _release(self) -> str:
-        marker, self.pending = self.pending, ""
-        inner = marker[1:-1] if marker.endswith("]") else None
-        if inner is None:
-            return marker
-        numbers = [part.strip() for part in inner.replace(";", ",").split(",")]
-        if all(n.isdigit() for n in numbers) and numbers:
-            return marker if all(1 <= int(n) <= self.sources for n in numbers) else ""
-        return marker
-
-    def flush(self) -> str:
-        marker, self.pending = self.pending, ""
-        return marker
-
-
-class _Filters:
-    """Stream filters applied in turn: each one's output feeds the next; flushing flushes in order."""
-
-    def __init__(self, *filters: _CitationFilter | GuardedStream) -> None:
-        self.filters = filters
-
-    def feed(self, text: str) -> str:
-        for stage in self.filters:
-            text = stage.feed(text) if text else text
-        return text
-
-    def flush(self) -> str:
-        text = ""
-        for stage in self.filters:
-            text = stage.feed(text) if text else ""
-            text += stage.flush()
-        return text
-
-
 class Assistant:
     """Answers questions from the active release and logs every interaction."""
 
@@ -175,86 +102,35 @@ class Assistant:
         self.store = store
         self.registry = registry
         self.embedder = embedder or Embedder(settings.embedder)
-        self._generator_factory = generator_factory
-        self._generators: dict[str | None, Generator] = {}
-        self._embedders: dict[str, Embedder] = {self.embedder.model_id: self.embedder}
-        self._serving: Serving | None = None
-        self._pinned: Serving | None = None  # a release loaded for evaluation, not serving
-        self._swap_lock = threading.Lock()
+        self.live = LiveServing(settings, registry, self.embedder, generator_factory)
         self.curated = CuratedMatcher(store, self.embedder)
 
-    # -- serving state -------------------------------------------------------------------------
+    # -- serving state (assistant/serving.py) --------------------------------------------------
     @property
     def serving(self) -> Serving:
         """What answers now, loading the active release (and its generator) on first use."""
-        return self._current(with_generator=True)
-
-    def _current(self, *, with_generator: bool) -> Serving:
-        serving = self._serving
-        if serving is None or (with_generator and serving.generator is None):
-            self.refresh(with_generator=with_generator)
-        assert self._serving is not None
-        return self._serving
+        return self.live.current(with_generator=True)
 
     def refresh(self, *, with_generator: bool = True) -> bool:
         """Load the active release if it is not the one serving; True when it swapped."""
-        with self._swap_lock:
-            release = self.registry.current()
-            current = self._serving
-            if current is not None and current.release_id == (release.id if release else NO_RELEASE):
-                if with_generator and current.generator is None:
-                    self._serving = replace(current, generator=self._generator_for(release))
-                return False
-            self._serving = self._load(release, with_generator=with_generator)
-            return True
+        return self.live.refresh(with_generator=with_generator)
 
-    def _load(self, release: ReleaseManifest | None, *, with_generator: bool) -> Serving:
-        embedder = self.embedder_for(release)
-        if release is None:
-            snapshot = IndexSnapshot.empty(embedder.model_id, embedder.dimension)
-        else:
-            snapshot = IndexSnapshot.load(self.registry.path(release.id))
-        retriever = Retriever(
-            snapshot,
-            embedder,
-            mode=self.settings.retrieval_mode,
-            lexical_weight=self.settings.lexical_weight,
-        )
-        generator = None
-        if with_generator:  # about to serve: the question path ready before the first question
-            embedder.warmup()
-            generator = self._generator_for(release)
-        return Serving(release, retriever, generator)
+    def serving_for(self, release: ReleaseManifest | None) -> Serving:
+        """The serving state of ``release``: the active one, or another loaded beside it (evaluation)."""
+        return self.live.serving_for(release)
 
     def embedder_for(self, release: ReleaseManifest | None) -> Embedder:
         """The embedder a release was indexed with: the configured one, or its own tuned copy."""
-        if release is None:
-            return self.embedder
-        if release.embedder not in self._embedders:
-            location = self.registry.embedder_location(release)
-            self._embedders[release.embedder] = Embedder(location, name=release.embedder)
-        return self._embedders[release.embedder]
-
-    def _generator_for(self, release: ReleaseManifest | None) -> Generator:
-        adapter = self.settings.adapter or (
-            str(self.registry.path(release.id) / release.adapter) if release and release.adapter else ""
-        )
-        key = adapter or None
-        if key not in self._generators:
-            generator = self._generator_factory(self.settings.model_copy(update={"adapter": adapter}))
-            generator.warmup()
-            self._generators[key] = generator
-        return self._generators[key]
+        return self.live.embedder_for(release)
 
     @property
     def loaded(self) -> Serving | None:
         """The serving state if models are loaded, without loading them."""
-        return self._serving
+        return self.live.loaded
 
     @property
     def ready(self) -> bool:
-        serving = self._serving
-        return serving is not None and serving.release is not None and serving.generator is not None
+        return self.live.ready
 
     def ingest(self, paths: Sequence[Path], progress: Progress | None = None) -> IngestReport:
         """Ingest files or folders into a new active release and serve it from this process."""
@@ -267,14 +143,15 @@ class Assistant:
             progress=progress,
         )
         # keep a loaded generator loaded; a CLI ingest never needs one
-        self.refresh(with_generator=self._serving is not None and self._serving.generator is not None)
+        loaded = self.live.loaded
+        self.refresh(with_generator=loaded is not None and loaded.generator is not None)
         if report.release:
-            clear_gaps(self.store, self._current(with_generator=False).retriever, self.settings)
+            clear_gaps(self.store, self.live.current(with_generator=False).retriever, self.settings)
         return report
 
     # -- answering -----------------------------------------------------------------------------
     def search(self, query: str, k: int | None = None) -> SearchResult:
-        return self._current(with_generator=False).retriever.search(query, k or self.settings.top_k)
+        return self.live.current(with_generator=False).retriever.search(query, k or self.settings.top_k)
 
     def ask(self, question: str, **kwargs) -> Answer:
         """Answer one question (no streaming); see :meth:`ask_stream` for the arguments."""
@@ -357,16 +234,6 @@ class Assistant:
         draft.latency["total"] = _ms_since(draft.started)
         return draft
 
-    def serving_for(self, release: ReleaseManifest | None) -> Serving:
-        """The serving state of ``release``: the active one, or another loaded beside it (evaluation)."""
-        current = self.serving
-        if current.release_id == (release.id if release else NO_RELEASE):
-            return current
-        with self._swap_lock:
-            if self._pinned is None or self._pinned.release_id != (release.id if release else NO_RELEASE):
-                self._pinned = self._load(release, with_generator=True)
-            return self._pinned
-
     def _answer(
         self, serving: Serving, question: str, history: list[Turn], draft: Draft, *, use_curated: bool
     ) -> Iterator[Delta]:
@@ -397,19 +264,25 @@ class Assistant:
         messages = build_messages(question, result.hits, history)
         draft.prompt = "\n\n".join(f"{m['role']}: {m['content']}" for m in messages)
         draft.latency["prompt"] = _ms_since(draft.started)
-        guard = answer_guard(messages, result.hits, self.settings)
-        guarded = guard.stream()
-        filters = _Filters(_CitationFilter(len(result.hits)), guarded)
-        raw = ""  # draft.text holds only what passed the guard: a cut-off stream logs that much
         assert serving.generator is not None
+        yield from self._generate(serving.generator, messages, result.hits, draft)
+
+    def _generate(
+        self, generator: Generator, messages: list[dict[str, str]], hits: Sequence[Hit], draft: Draft
+    ) -> Iterator[Delta]:
+        """Stream the model's answer through the citation rule and the output guard into ``draft``.
+
+        ``draft.text`` is exactly what was streamed (a cut-off stream logs that much); an answer
+        the guard withholds becomes the hand-off message.
+        """
+        guarded = answer_guard(messages, hits, self.settings).stream()
+        citing = CitationFilter(len(hits))
+        filters = FilterChain(citing, guarded)
         draft.usage = Usage()  # unknown until the generator says
-        pieces = serving.generator.stream(
-            messages, max_new_tokens=self.settings.max_new_tokens, usage=draft.usage
-        )
+        pieces = generator.stream(messages, max_new_tokens=self.settings.max_new_tokens, usage=draft.usage)
         for piece in pieces:
             if "first_token" not in draft.latency:
                 draft.latency["first_token"] = _ms_since(draft.started)
-            raw += piece
             visible = filters.feed(piece)
             if visible:
                 draft.text += visible
@@ -418,16 +291,14 @@ class Assistant:
         if tail:
             draft.text += tail
             yield Delta(tail)
-        streamed = bool(draft.text)
-        text, citations = extract_citations(raw, result.hits)
-        verdict = guard.check(text)
-        if guarded.leaked or verdict.leaked:  # the customer gets the hand-off, a lead the flag
+        if guarded.leaked:  # the customer gets the hand-off, a lead the flag
             log.warning("output guard withheld an answer that quoted the system prompt")
+            streamed = bool(draft.text)
             draft.text, draft.abstained, draft.guarded = ABSTAIN_MESSAGE, True, True
             yield Delta(f"\n\n{ABSTAIN_MESSAGE}" if streamed else ABSTAIN_MESSAGE)
             return
-        draft.text, draft.guarded = verdict.text, verdict.links_removed > 0
-        draft.citations = citations or [_citation(1, result.hits[0])]
+        draft.guarded = guarded.links_removed > 0
+        draft.citations = citing.citations(hits) or [Citation.of(1, hits[0])]
         if (draft.usage.completion_tokens or 0) >= self.settings.max_new_tokens:
             draft.finish_reason = "length"
 
@@ -470,11 +341,11 @@ class Assistant:
                 channel=channel,
                 user_id=user_id,
                 question=question,
-                history=[{"role": t.role, "content": t.content} for t in history],
-                hits=[{k: v for k, v in h.to_dict().items() if k != "text"} for h in result.hits],
+                history=history,
+                hits=result.hits,
                 prompt=prompt,
                 answer=text,
-                citations=[c.to_dict() for c in citations],
+                citations=citations,
                 abstained=abstained,
                 confidence=result.confidence,
                 release_id=serving.release_id,
@@ -515,11 +386,6 @@ def answer_guard(messages: Sequence[dict[str, str]], hits: Sequence[Hit], settin
     hosts = {urlsplit(hit.chunk.source).hostname or "" for hit in hits if "://" in hit.chunk.source}
     system = "\n".join(m["content"] for m in messages if m["role"] == "system")
     return OutputGuard(hosts | settings.link_hosts, system)
-
-
-def _citation(number: int, hit: Hit) -> Citation:
-    chunk = hit.chunk
-    return Citation(number, chunk.doc_id, chunk.chunk_id, chunk.title, chunk.source, hit.score)
 
 
 def _curated_citations(curated: CuratedMatch, serving: Serving) -> list[Citation]:

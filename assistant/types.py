@@ -59,6 +59,12 @@ class Citation:
     source: str
     score: float
 
+    @classmethod
+    def of(cls, number: int, hit: Hit) -> Citation:
+        """Source ``number`` of a prompt, which was ``hit``."""
+        chunk = hit.chunk
+        return cls(number, chunk.doc_id, chunk.chunk_id, chunk.title, chunk.source, hit.score)
+
     def to_dict(self) -> dict:
         data = asdict(self)
         del data["number"]

@@ -212,7 +212,7 @@ class GuardedStream:
 
     Text is released up to the last whitespace outside a Markdown link, and before any run of
     words that could still grow into a quotation of the prompt; once a leak shows, nothing
-    more is released (:attr:`leaked`).
+    more is released (:attr:`leaked`). :attr:`links_removed` counts links taken out.
     """
 
     def __init__(self, guard: OutputGuard) -> None:
@@ -220,6 +220,7 @@ class GuardedStream:
         self.raw = ""
         self.done = 0  # raw[:done] is decided (released or dropped)
         self.leaked = False
+        self.links_removed = 0
 
     def feed(self, text: str) -> str:
         self.raw += text
@@ -238,7 +239,9 @@ class GuardedStream:
         if boundary <= self.done:
             return ""
         segment, self.done = self.raw[self.done : boundary], boundary
-        return self.guard.clean_links(segment)[0]
+        cleaned, removed = self.guard.clean_links(segment)
+        self.links_removed += removed
+        return cleaned
 
     def _boundary(self) -> int:
         pending = self.raw[self.done :]

@@ -1,13 +1,15 @@
 """The generator plugin surface: one small class every backend implements.
 
-Use :func:`load_generator` to get the backend the settings ask for; implement
-:class:`Generator` to add a backend (tests use a fake one).
+Use :func:`load_generator` to get the backend the settings ask for. To add a backend, implement
+:class:`Generator` (``stream`` and ``from_settings``) and name it in :data:`BACKENDS`; tests
+inject a fake one through the pipeline's ``generator_factory``.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from importlib import import_module
 
 from assistant.config import Settings
 from assistant.types import Usage
@@ -22,6 +24,11 @@ class Generator(ABC):
 
     model_id: str
     adapter_id: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Generator:
+        """The backend configured by ``settings`` (what :func:`load_generator` calls)."""
+        raise NotImplementedError(f"{cls.__name__} cannot be built from settings")
 
     @abstractmethod
     def stream(
@@ -38,26 +45,16 @@ class Generator(ABC):
         """Pay one-off start-up costs before the first user does (servers call it before a swap)."""
 
 
+# The backends ``ASSISTANT_GENERATOR_BACKEND`` can name, as "module:Class". The module is imported
+# only when its backend is chosen: the local one loads torch and transformers.
+BACKENDS: dict[str, str] = {
+    "local": "assistant.generation.local:LocalGenerator",
+    "remote": "assistant.generation.remote:RemoteGenerator",
+}
+
+
 def load_generator(settings: Settings) -> Generator:
-    """The generator the settings choose: local transformers, or a remote OpenAI-compatible server."""
-    if settings.generator_backend == "remote":
-        from assistant.generation.remote import RemoteGenerator
-
-        return RemoteGenerator(
-            settings.remote_base_url,
-            settings.remote_model or settings.generator,
-            api_key=settings.remote_api_key,
-            timeout_s=settings.remote_timeout_s,
-            temperature=settings.temperature,
-            ask_usage=settings.remote_usage,
-        )
-    from assistant.generation.local import LocalGenerator  # imports torch: only when asked for
-
-    return LocalGenerator(
-        settings.generator,
-        cache_dir=settings.model_cache_dir,
-        adapter=settings.adapter or None,
-        quantize=settings.quantize,
-        num_threads=settings.num_threads,
-        temperature=settings.temperature,
-    )
+    """The generator the settings choose (a :data:`BACKENDS` entry), built by its ``from_settings``."""
+    module, _, name = BACKENDS[settings.generator_backend].partition(":")  # Settings allows these only
+    backend: type[Generator] = getattr(import_module(module), name)
+    return backend.from_settings(settings)

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
-from assistant.config import DEFAULT_GENERATOR
+from assistant.config import DEFAULT_GENERATOR, Settings
 from assistant.generation.base import GenerationError, Generator
 from assistant.generation.quantize import quantize_for_cpu
 from assistant.types import Usage
@@ -98,6 +98,17 @@ class LocalGenerator(Generator):
     Greedy when ``temperature`` is 0. ``num_threads`` > 0 sets torch's CPU threads for the
     whole process. ``adapter`` is a LoRA adapter folder, merged into the weights at load.
     """
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalGenerator:
+        return cls(
+            settings.generator,
+            cache_dir=settings.model_cache_dir,
+            adapter=settings.adapter or None,
+            quantize=settings.quantize,
+            num_threads=settings.num_threads,
+            temperature=settings.temperature,
+        )
 
     def __init__(
         self,

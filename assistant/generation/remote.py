@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import httpx
 
+from assistant.config import Settings
 from assistant.generation.base import GenerationError, Generator
 from assistant.types import Usage
 
@@ -22,6 +23,17 @@ class RemoteGenerator(Generator):
     ``timeout_s`` bounds one whole generation, not only each read. ``ask_usage`` asks for token
     counts with ``stream_options``, which servers older than that field may refuse.
     """
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RemoteGenerator:
+        return cls(
+            settings.remote_base_url,
+            settings.remote_model or settings.generator,
+            api_key=settings.remote_api_key,
+            timeout_s=settings.remote_timeout_s,
+            temperature=settings.temperature,
+            ask_usage=settings.remote_usage,
+        )
 
     def __init__(
         self,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from assistant.config import Settings
-from assistant.generation.base import Generator, load_generator
+from assistant.generation.base import BACKENDS, Generator, load_generator
 from assistant.generation.remote import RemoteGenerator
 from assistant.types import Usage
 
@@ -63,9 +63,13 @@ def test_load_generator_local_passes_the_settings(tmp_path, monkeypatch: pytest.
     import assistant.generation.local as local
 
     seen = {}
-    monkeypatch.setattr(local, "LocalGenerator", lambda model, **kwargs: seen.update(model=model, **kwargs))
+
+    def record(self, model, **kwargs) -> None:  # no model load: only what the settings pass
+        seen.update(model=model, **kwargs)
+
+    monkeypatch.setattr(local.LocalGenerator, "__init__", record)
     settings = Settings(home=tmp_path, adapter="/adapters/a1", quantize=False, num_threads=3, _env_file=None)
-    load_generator(settings)
+    assert isinstance(load_generator(settings), local.LocalGenerator)
     assert seen == {
         "model": settings.generator,
         "cache_dir": tmp_path / "models",
@@ -74,3 +78,9 @@ def test_load_generator_local_passes_the_settings(tmp_path, monkeypatch: pytest.
         "num_threads": 3,
         "temperature": 0.0,
     }
+
+
+def test_every_backend_the_settings_allow_is_registered() -> None:
+    from typing import get_args
+
+    assert set(get_args(Settings.model_fields["generator_backend"].annotation)) == set(BACKENDS)

@@ -12,7 +12,7 @@ Typical use::
 """
 
 from assistant.store.db import Store, make_engine
-from assistant.store.migrate import current_revision, upgrade
+from assistant.store.migrate import current_revision
 from assistant.store.models import (
     CHANNELS,
     RATINGS,
@@ -66,7 +66,6 @@ __all__ = [
     "make_engine",
     "record_feedback",
     "record_interaction",
-    "upgrade",
     "upsert_document",
     "utcnow",
 ]

@@ -1,6 +1,6 @@
 """Run the Alembic migrations shipped in ``assistant/store/migrations`` (no alembic.ini needed).
 
-Use :func:`upgrade` from the CLI or at start-up; ``Store.upgrade()`` does the same on its engine.
+``Store.upgrade()`` calls :func:`upgrade_connection` on its engine (the CLI and every server do).
 """
 
 from __future__ import annotations
@@ -15,12 +15,10 @@ from sqlalchemy import Connection
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def alembic_config(url: str | None = None) -> Config:
-    """An Alembic config pointing at the packaged migrations (and at ``url`` when given)."""
+def alembic_config() -> Config:
+    """An Alembic config pointing at the packaged migrations."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    if url:
-        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 
@@ -29,18 +27,6 @@ def upgrade_connection(connection: Connection, revision: str = "head") -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, revision)
-
-
-def upgrade(url: str, revision: str = "head") -> None:
-    """``alembic upgrade head`` for the database at ``url``; idempotent."""
-    from assistant.store.db import make_engine
-
-    engine = make_engine(url)
-    try:
-        with engine.begin() as connection:
-            upgrade_connection(connection, revision)
-    finally:
-        engine.dispose()
 
 
 def current_revision(connection: Connection) -> str | None:

@@ -54,16 +54,18 @@ def test_upgrade_is_idempotent_and_keeps_data(db: store.Store, db_url: str) -> N
             chunk_count=1,
         )
     db.upgrade()
-    store.upgrade(db_url)
+    again = store.Store(db_url)  # another process starting on the same database
+    again.upgrade()
+    again.close()
     assert table_names(db) == TABLES
     with db.session() as session:
         assert [row.doc_id for row in store.list_documents(session)] == ["a.md"]
 
 
 def test_upgrade_by_url_on_empty_database(db_url: str) -> None:
-    store.upgrade(db_url)
     db = store.Store(db_url)
     try:
+        db.upgrade()
         assert table_names(db) == TABLES
     finally:
         db.close()

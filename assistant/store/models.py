@@ -27,6 +27,12 @@ CHANNELS = ("api", "web", "slack", "cli")
 RATINGS = ("up", "down")
 RESOLUTIONS = ("resolved", "escalated", "unresolved")
 
+
+def one_of(column: str, values: tuple[str, ...]) -> str:
+    """The SQL check that ``column`` holds one of ``values``: the tuple is the one list of them."""
+    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+
+
 _clock_lock = threading.Lock()
 _last_now = datetime.min.replace(tzinfo=timezone.utc)
 
@@ -143,11 +149,8 @@ class FeedbackRow(Base):
 
     __tablename__ = "feedback_events"
     __table_args__ = (
-        CheckConstraint("rating IS NULL OR rating IN ('up', 'down')", name="rating"),
-        CheckConstraint(
-            "resolution IS NULL OR resolution IN ('resolved', 'escalated', 'unresolved')",
-            name="resolution",
-        ),
+        CheckConstraint(f"rating IS NULL OR {one_of('rating', RATINGS)}", name="rating"),
+        CheckConstraint(f"resolution IS NULL OR {one_of('resolution', RESOLUTIONS)}", name="resolution"),
         CheckConstraint("rating IS NOT NULL OR resolution IS NOT NULL", name="has_signal"),
         # Flagging asks "has this interaction a 👎 / an escalation?" on every vote: answered from
         # these in one index seek each, however many votes a popular answer has.
@@ -185,11 +188,7 @@ class FlagRow(Base):
     """
 
     __tablename__ = "flags"
-    __table_args__ = (
-        CheckConstraint(
-            "status IN ('open', 'approved', 'corrected', 'gap', 'rejected', 'cleared')", name="status"
-        ),
-    )
+    __table_args__ = (CheckConstraint(one_of("status", FLAG_STATUSES), name="status"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     interaction_id: Mapped[str] = mapped_column(
@@ -255,7 +254,7 @@ class AdminUserRow(Base):
     """A person who may use the admin API (and, later, the admin UI); ``password_hash`` is argon2."""
 
     __tablename__ = "admin_users"
-    __table_args__ = (CheckConstraint("role IN ('lead', 'engineer', 'admin')", name="role"),)
+    __table_args__ = (CheckConstraint(one_of("role", ROLES), name="role"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -319,11 +318,7 @@ class TrainingRunRow(Base):
     """
 
     __tablename__ = "training_runs"
-    __table_args__ = (
-        CheckConstraint(
-            "status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled', 'skipped')", name="status"
-        ),
-    )
+    __table_args__ = (CheckConstraint(one_of("status", RUN_STATUSES), name="status"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     status: Mapped[str] = mapped_column(String(16), index=True)

@@ -1,5 +1,7 @@
 # make run   — set up on first use, ingest the demo knowledge base, serve on http://127.0.0.1:8000
-# make test  — set up on first use, run the whole test suite (slow tests with the real models too)
+# make test  — set up on first use, run the checks of `make lint`, then the whole test suite
+#              (slow tests with the real models too)
+# make lint  — ruff (style), import-linter (the import layers), mypy (types of assistant/ and training/)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -29,7 +31,7 @@ run: setup
 	$(BIN)/assistant ingest demo/kb
 	$(BIN)/assistant serve --host $(HOST) --port $(PORT)
 
-test: setup
+test: lint
 	@# the browser tests drive Debian's chromium (never `playwright install`); without it they skip
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
@@ -44,6 +46,8 @@ test: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 bench: setup
 	$(BIN)/python -m eval.run_benchmarks

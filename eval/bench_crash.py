@@ -11,7 +11,7 @@ Run: ``python -m eval.bench_crash [--cycles 300] [--writers 3] [--backends sqlit
 
 from __future__ import annotations
 
-from eval.cli import emit, parse_args
+from eval.bench_cli import emit, parse_args
 from eval.crash_harness import postgres_unavailable, run_postgres, run_sqlite
 
 RUNNERS = {"sqlite": run_sqlite, "postgresql": run_postgres}

@@ -27,7 +27,7 @@ from assistant.review.flags import record_feedback_and_flag
 from assistant.store import Store
 from assistant.store.models import FlagRow
 from assistant.types import Usage
-from eval.cli import emit, parse_args
+from eval.bench_cli import emit, parse_args
 from eval.datasets import bitext_questions, demo_kb
 from training.cycle import run_cycle
 

@@ -37,8 +37,8 @@ from assistant.ingest.loaders import load_file
 from assistant.retrieval.embedder import Embedder
 from assistant.retrieval.retriever import Retriever
 from assistant.types import Chunk, Hit
+from eval.bench_cli import emit, parse_args
 from eval.bench_retrieval import demo_snapshot
-from eval.cli import emit, parse_args
 from eval.datasets import bitext_questions, demo_kb
 
 QUESTION = "I ordered the wrong item yesterday. Can I still cancel the order, and will I be charged a fee?"

@@ -19,7 +19,7 @@ from assistant.releases import ReleaseRegistry
 from assistant.retrieval.embedder import Embedder
 from assistant.retrieval.snapshot import IndexSnapshot
 from assistant.store import Store
-from eval.cli import emit, parse_args
+from eval.bench_cli import emit, parse_args
 from eval.datasets import shared_data
 
 

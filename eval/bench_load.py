@@ -40,7 +40,7 @@ from sqlalchemy import select
 from assistant.config import Settings
 from assistant.store import Store
 from assistant.store.models import InteractionRow, utcnow
-from eval.cli import emit, parse_args
+from eval.bench_cli import emit, parse_args
 from eval.load_report import table
 
 FAKE_LEVELS, REAL_LEVELS = "10,50,200", "1,2,4,8"

@@ -20,7 +20,7 @@ from assistant.config import DEFAULT_GENERATOR, Settings
 from assistant.generation.local import resolve_weights
 from assistant.generation.prompts import build_messages
 from assistant.types import Chunk, Hit
-from eval.cli import emit, parse_args
+from eval.bench_cli import emit, parse_args
 from eval.datasets import bitext_questions, demo_kb
 from training.lora import QUIET_RUN, LoraTrainingConfig, device_options, load_tokenizer, train_sft
 

@@ -162,7 +162,7 @@ def eval_flywheel(
 def eval_bench(
     names: Annotated[list[str] | None, typer.Argument(help="Benchmarks to run (default: all).")] = None,
 ) -> None:
-    """Run the speed and quality benchmarks; updates eval/reports and the README's table."""
+    """Run the speed and quality benchmarks; updates eval/reports and docs/benchmarks.md."""
     _require_eval_extras()
     from eval.run_benchmarks import BENCHMARKS, run_benchmarks
 

@@ -85,7 +85,7 @@ QUICK_SETTINGS = FULL_SETTINGS | {
 
 @dataclass(frozen=True)
 class SimulationConfig:
-    """How big a simulation is; :data:`FULL` fills the README, :data:`QUICK` runs in CI."""
+    """How big a simulation is; :data:`FULL` fills docs/evaluation.md, :data:`QUICK` runs in CI."""
 
     cycles: int = 3
     stream_per_cycle: int = 60

@@ -1,6 +1,6 @@
 """Run the benchmarks, each in its own process, and write ``eval/reports/benchmarks.{json,md}``.
 
-The Markdown is what the README's benchmark section shows. Run: ``make bench`` for all, or
+The Markdown is what docs/benchmarks.md shows between its markers. Run: ``make bench`` for all, or
 ``python -m eval.run_benchmarks retrieval ingest`` to re-run some and keep the others' results.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 REPORTS = Path(__file__).resolve().parent / "reports"
-README = Path(__file__).resolve().parent.parent / "README.md"
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
 BENCHMARKS = {
     "generation": ["eval.bench_generation"],
@@ -187,7 +187,7 @@ def load_lines(load: dict) -> list[str]:
 
 
 def run_benchmarks(chosen: list[str]) -> None:
-    """Run ``chosen`` benchmarks; merge into eval/reports and the README's table."""
+    """Run ``chosen`` benchmarks; merge into eval/reports and docs/benchmarks.md."""
     REPORTS.mkdir(exist_ok=True)
     previous = REPORTS / "benchmarks.json"
     results = json.loads(previous.read_text()) if previous.exists() else {}
@@ -200,9 +200,9 @@ def run_benchmarks(chosen: list[str]) -> None:
     (REPORTS / "benchmarks.json").write_text(json.dumps({"machine": machine, **results}, indent=2))
     text = markdown(results, machine)
     (REPORTS / "benchmarks.md").write_text(text)
-    readme = README.read_text(encoding="utf-8")
-    before, rest = readme.split(START, 1)
-    README.write_text(f"{before}{START}\n{text}{END}{rest.split(END, 1)[1]}", encoding="utf-8")
+    page = PAGE.read_text(encoding="utf-8")
+    before, rest = page.split(START, 1)
+    PAGE.write_text(f"{before}{START}\n{text}{END}{rest.split(END, 1)[1]}", encoding="utf-8")
     print(text)
 
 

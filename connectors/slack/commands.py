@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
 def slack() -> None:
     """Connect to Slack with Socket Mode and answer mentions, DMs and thread replies.
 
-    Needs ASSISTANT_SLACK_BOT_TOKEN and ASSISTANT_SLACK_APP_TOKEN (see README, "Connect Slack").
+    Needs ASSISTANT_SLACK_BOT_TOKEN and ASSISTANT_SLACK_APP_TOKEN (see docs/slack.md, "Connect Slack").
     """
     settings = load_settings()
     try:
@@ -26,7 +26,7 @@ def slack() -> None:
         fail("the Slack connector needs its extra: pip install -e '.[slack]' (in the checkout)")
     missing = missing_tokens(settings)
     if missing:
-        fail(f"set {' and '.join(missing)} (see README, 'Connect Slack')")
+        fail(f"set {' and '.join(missing)} (see docs/slack.md, 'Connect Slack')")
     from assistant.pipeline import Assistant
     from assistant.releases import ReleaseRegistry
 

@@ -18,12 +18,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from assistant.config import Settings
+from assistant.feedback import record_feedback_and_flag
 from assistant.generation.base import Generator
 from assistant.pipeline import Assistant
 from assistant.releases import ReleaseRegistry
 from assistant.retrieval.embedder import Embedder
 from assistant.review.actions import review
-from assistant.review.flags import record_feedback_and_flag
 from assistant.store import Store
 from assistant.store.models import FlagRow
 from assistant.types import Usage

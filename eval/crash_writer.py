@@ -25,7 +25,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from assistant.config import Settings
-from assistant.review.flags import record_feedback_and_flag
+from assistant.feedback import record_feedback_and_flag
 from assistant.store import InteractionRow, Store
 
 VOTER = "crash-writer"

@@ -31,11 +31,12 @@ from typing import Any
 import numpy as np
 
 from assistant.config import Settings
+from assistant.feedback import record_feedback_and_flag
 from assistant.pipeline import Assistant
 from assistant.releases import ReleaseRegistry
 from assistant.retrieval.embedder import Embedder
 from assistant.review.actions import STATUS_OF, review
-from assistant.review.flags import list_flags, record_feedback_and_flag
+from assistant.review.flags import list_flags
 from assistant.store import Store
 from assistant.store.models import InteractionRow
 from assistant.types import Answer

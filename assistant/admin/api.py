@@ -19,7 +19,8 @@ from assistant.api.deps import assistant_of
 from assistant.api.schemas import error_responses
 from assistant.privacy import erase_user
 from assistant.review.actions import ACTIONS, MAX_ANSWER_CHARS, ReviewConflict, ReviewError, review
-from assistant.review.flags import flag_dict, list_flags, recluster
+from assistant.review.clusters import recluster
+from assistant.review.flags import flag_dict, list_flags
 from assistant.review.item import review_item
 from assistant.store.models import CHANNELS, FLAG_REASONS, FLAG_STATUSES, FlagRow, InteractionRow
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 
@@ -15,8 +16,11 @@ from assistant import __version__
 from assistant.admin import api as admin_api
 from assistant.admin import ui as admin_ui
 from assistant.api import chat, routes, widget
+from assistant.api.errors import generation_failed
 from assistant.api.security import SecurityHeaders
 from assistant.api.shedding import GenerationSlots
+from assistant.escalation import Notifier, notifiers_from_settings
+from assistant.generation.base import GenerationError
 from assistant.periodic import Periodic
 from assistant.pipeline import Assistant
 from assistant.plugins import manager as plugins
@@ -97,8 +101,14 @@ def release_watcher(assistant: Assistant, interval_s: float) -> Periodic:
     return Periodic("release-watcher", interval_s, refresh)
 
 
-def create_app(assistant: Assistant, *, watch_releases: bool = True) -> FastAPI:
-    """The HTTP app around one :class:`Assistant` (``assistant serve`` runs it with uvicorn)."""
+def create_app(
+    assistant: Assistant, *, watch_releases: bool = True, notifiers: Sequence[Notifier] | None = None
+) -> FastAPI:
+    """The HTTP app around one :class:`Assistant` (``assistant serve`` runs it with uvicorn).
+
+    ``notifiers``: where escalations from every channel of the app go (``/v1/feedback``, the
+    widget, Slack's HTTP mode); by default the configured ones (:func:`notifiers_from_settings`).
+    """
     chores = [release_watcher(assistant, assistant.settings.release_poll_seconds)] if watch_releases else []
 
     @asynccontextmanager
@@ -116,6 +126,9 @@ def create_app(assistant: Assistant, *, watch_releases: bool = True) -> FastAPI:
     )
     app.state.assistant = assistant
     settings = assistant.settings
+    app.state.escalation_notifiers = list(
+        notifiers if notifiers is not None else notifiers_from_settings(settings)
+    )
     app.state.generation_slots = GenerationSlots(
         settings.max_concurrent_generations, settings.generation_queue_seconds
     )
@@ -129,6 +142,8 @@ def create_app(assistant: Assistant, *, watch_releases: bool = True) -> FastAPI:
     for installed in plugins().hook.install_channels(app=app, assistant=assistant):  # e.g. /slack/events
         chores.extend(installed)
     app.add_middleware(SecurityHeaders)  # outermost: CSP & co. on every HTML page, errors included
+
+    app.add_exception_handler(GenerationError, generation_failed)  # 502/503, not a bare 500
 
     @app.exception_handler(Exception)
     async def unexpected(request, exc: Exception) -> JSONResponse:  # JSON, never an HTML page

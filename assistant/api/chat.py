@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from contextlib import closing
+from itertools import chain
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from assistant.api.deps import assistant_of, require_api_key
+from assistant.api.errors import error_event
 from assistant.api.schemas import MODEL_ID, ChatRequest, error_responses, event_stream_response
 from assistant.api.shedding import generation_slots, in_threads
+from assistant.generation.base import GenerationError
 from assistant.pipeline import Assistant, ConversationNotOpen, Delta, Done
 from assistant.store.repository import ConversationKeyError
 from assistant.types import Answer, Turn
@@ -79,7 +82,7 @@ def _chunk(completion_id: str, created: int, delta: dict, finish: str | None = N
     response_model=None,
     responses={
         **event_stream_response("A chat completion, or its SSE chunks with `stream: true`", json_too=True),
-        **error_responses(400, 404, 413, 503),
+        **error_responses(400, 404, 413, 502, 503),
     },
 )
 def chat_completions(body: ChatRequest, request: Request) -> JSONResponse | StreamingResponse:
@@ -103,11 +106,7 @@ def chat_completions(body: ChatRequest, request: Request) -> JSONResponse | Stre
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     if body.stream:
-        return StreamingResponse(
-            in_threads(sse_chunks(events, completion_id, created)),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        return stream_answer(events, completion_id, created, cache_control="no-cache")
     with closing(events):  # frees the generation slot as soon as the answer is logged
         answer = next(e.answer for e in events if isinstance(e, Done))
     return JSONResponse(
@@ -128,16 +127,43 @@ def chat_completions(body: ChatRequest, request: Request) -> JSONResponse | Stre
     )
 
 
+def stream_answer(
+    events: Generator[Delta | Done, None, None], completion_id: str, created: int, *, cache_control: str
+) -> StreamingResponse:
+    """The answer as OpenAI-style SSE chunks, its first event generated before the response starts.
+
+    So what fails before the first token (the generation server unreachable, or refusing the
+    request) answers with its own status and a JSON ``detail`` (see :mod:`assistant.api.errors`)
+    rather than a 200 that breaks off. The wait for that first event holds a thread of the pool,
+    as a non-streamed answer does for the whole answer.
+    """
+    first = next(events)  # a stream always ends with Done, so there is a first event
+    return StreamingResponse(
+        in_threads(sse_chunks(first, events, completion_id, created)),
+        media_type="text/event-stream",
+        headers={"Cache-Control": cache_control, "X-Accel-Buffering": "no"},
+    )
+
+
 def sse_chunks(
-    events: Generator[Delta | Done, None, None], completion_id: str, created: int
-) -> Iterator[str]:
-    """An answer stream as OpenAI-style SSE chunks (also what the web widget reads)."""
+    first: Delta | Done, events: Generator[Delta | Done, None, None], completion_id: str, created: int
+) -> Generator[str, None, None]:
+    """An answer stream (``first``, already taken, then the rest of ``events``) as SSE chunks.
+
+    Also what the web widget reads. A generation failure mid-answer ends the stream with an
+    OpenAI-style error event (``data: {"error": {...}}``, no ``[DONE]``); the answer is logged
+    as far as it got, as any cut-off answer is.
+    """
     with closing(events):  # a client gone mid-answer closes (and so logs) the answer here
         yield _chunk(completion_id, created, {"role": "assistant", "content": ""})
-        for event in events:
-            if isinstance(event, Delta):
-                yield _chunk(completion_id, created, {"content": event.text})
-            else:
-                answer = event.answer
-                yield _chunk(completion_id, created, {}, answer.finish_reason, **answer_extras(answer))
+        try:
+            for event in chain((first,), events):
+                if isinstance(event, Delta):
+                    yield _chunk(completion_id, created, {"content": event.text})
+                else:
+                    answer = event.answer
+                    yield _chunk(completion_id, created, {}, answer.finish_reason, **answer_extras(answer))
+        except GenerationError as error:
+            yield error_event(error)
+            return
     yield "data: [DONE]\n\n"

@@ -1,4 +1,4 @@
-"""Recording feedback from any HTTP channel: store it, flag it, hand escalations off.
+"""Feedback over HTTP: :func:`assistant.feedback.feedback_write`, its errors as statuses, and the hand-off.
 
 ``POST /v1/feedback`` and the widget's ``POST /widget/v1/feedback`` both call
 :func:`save_feedback`, so a vote means the same thing wherever it comes from.
@@ -12,7 +12,7 @@ from fastapi import BackgroundTasks, HTTPException, Request
 
 from assistant.api.deps import assistant_of
 from assistant.escalation import notify
-from assistant.review.flags import FeedbackEvent, feedback_write
+from assistant.feedback import FeedbackEvent, feedback_write
 
 
 async def save_feedback(
@@ -20,9 +20,10 @@ async def save_feedback(
 ) -> tuple[dict, bool]:
     """Store one feedback event and (re)flag its interaction; ``(result, created)``.
 
-    A new escalation is also sent to the escalation notifiers, after the response.
-    Unknown interactions answer 404, invalid or conflicting feedback 400. Async: a vote waits
-    for its commit on the event loop, not on a thread of the pool.
+    A new escalation is also sent to the app's escalation notifiers (see
+    :func:`assistant.api.app.create_app`), after the response. Unknown interactions answer 404,
+    invalid or conflicting feedback 400. Async: a vote waits for its commit on the event loop,
+    not on a thread of the pool.
     """
     assistant = assistant_of(request)
     interaction_id = event["interaction_id"]
@@ -33,6 +34,6 @@ async def save_feedback(
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from exc
     if created and event.get("resolution") == "escalated":
-        notifiers = getattr(request.app.state, "escalation_notifiers", [])
-        background.add_task(notify, assistant.store, list(notifiers), interaction_id, event.get("comment"))
+        notifiers = request.app.state.escalation_notifiers
+        background.add_task(notify, assistant.store, notifiers, interaction_id, event.get("comment"))
     return {"id": event_id, "interaction_id": interaction_id, "created": created}, created

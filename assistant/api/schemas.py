@@ -98,7 +98,9 @@ ERROR_DESCRIPTIONS = {
     409: "The resource changed or is busy",
     413: "The request body is too large",
     429: "Too many requests: wait and retry",
-    503: "Not ready yet, or too busy: retry after `Retry-After` seconds",
+    502: "The generation server answered badly: the server log has its answer",
+    503: "Not ready yet or too busy (retry after `Retry-After` seconds), or the generation server "
+    "is unreachable or timed out",
 }
 
 

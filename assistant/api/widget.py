@@ -27,11 +27,12 @@ from importlib import resources
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from assistant.api.chat import sse_chunks
+from assistant.api.chat import stream_answer
 from assistant.api.deps import assistant_of
 from assistant.api.feedback import save_feedback
 from assistant.api.ratelimit import RateLimiter, parse_limits
@@ -42,10 +43,9 @@ from assistant.api.schemas import (
     event_stream_response,
 )
 from assistant.api.security import SESSION_HEADER, WIDGET_KEY_HEADER, WidgetCORS
-from assistant.api.shedding import generation_slots, in_threads
+from assistant.api.shedding import generation_slots
 from assistant.config import Settings
-from assistant.escalation import notifiers_from_settings
-from assistant.store import ConversationRow, InteractionRow, repository
+from assistant.store import InteractionRow, repository
 
 router = APIRouter(tags=["widget"], responses=error_responses(400, 401, 403, 429))
 SESSION_PATTERN = re.compile(r"[0-9a-f]{32}")
@@ -86,17 +86,15 @@ def visitor(request: Request) -> Visitor:
 WidgetVisitor = Annotated[Visitor, Depends(visitor)]
 
 
-def _conversation_id(session, who: Visitor) -> str | None:
-    query = select(ConversationRow.id).where(
-        ConversationRow.channel == "web", ConversationRow.external_ref == who.ref
-    )
-    return session.scalars(query).one_or_none()
+def _conversation_id(session: Session, who: Visitor) -> str | None:
+    conversation = repository.conversation_by_ref(session, "web", who.ref)
+    return conversation.id if conversation else None
 
 
 @router.post(
     "/widget/v1/chat",
     response_model=None,
-    responses={**event_stream_response("The answer as SSE chunks"), **error_responses(413, 503)},
+    responses={**event_stream_response("The answer as SSE chunks"), **error_responses(413, 502, 503)},
 )
 def widget_chat(body: WidgetChatRequest, request: Request, who: WidgetVisitor) -> Response:
     """Answer the session's next question, streamed; earlier turns give the context."""
@@ -118,11 +116,7 @@ def widget_chat(body: WidgetChatRequest, request: Request, who: WidgetVisitor) -
             question, conversation_id=conversation_id, channel="web", user_id=who.user_id
         )
     )
-    return StreamingResponse(
-        in_threads(sse_chunks(events, f"chatcmpl-{uuid.uuid4().hex}", int(time.time()))),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+    return stream_answer(events, f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), cache_control="no-store")
 
 
 @router.get("/widget/v1/history")
@@ -195,13 +189,13 @@ def widget_script(request: Request) -> Response:
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Add the widget to an app: its routes, CORS allow-list, rate limits and notifiers."""
+    """Add the widget to an app: its routes, CORS allow-list and rate limits (the escalation
+    notifiers are the app's, see :func:`assistant.api.app.create_app`)."""
     app.state.widget_script = resources.files("assistant.web").joinpath("widget.js").read_bytes()
     session_limits = parse_limits(settings.widget_rate_limit_session, "ASSISTANT_WIDGET_RATE_LIMIT_SESSION")
     ip_limits = parse_limits(settings.widget_rate_limit_ip, "ASSISTANT_WIDGET_RATE_LIMIT_IP")
     app.state.widget_limiter = RateLimiter(
         settings.rate_limit_storage, {"session": session_limits, "ip": ip_limits}
     )
-    app.state.escalation_notifiers = notifiers_from_settings(settings)
     app.include_router(router)
     app.add_middleware(WidgetCORS, origins=settings.widget_origins)

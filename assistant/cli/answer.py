@@ -149,7 +149,7 @@ def feedback(
     as_json: JsonOption = False,
 ) -> None:
     """Record 👍/👎 and the outcome of an answer."""
-    from assistant.review.flags import record_feedback_and_flag
+    from assistant.feedback import record_feedback_and_flag
 
     if up and down:
         fail("give --up or --down, not both")

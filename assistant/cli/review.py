@@ -24,11 +24,12 @@ from assistant.cli.common import (
     print_json,
 )
 from assistant.review.actions import Action, ReviewError, get_flag, review, review_cluster
+from assistant.review.clusters import refresh_clusters
 from assistant.review.examples import training_examples
-from assistant.review.flags import list_flags, recluster
+from assistant.review.flags import list_flags
 from assistant.review.gaps import gaps_csv, knowledge_gaps
 from assistant.review.item import review_item
-from assistant.store.models import FLAG_REASONS, FLAG_STATUSES, FlagRow
+from assistant.store.models import FLAG_REASONS, FLAG_STATUSES
 
 review_app = typer.Typer(
     help="The review queue: flagged answers to approve, correct, mark as gaps or reject."
@@ -61,15 +62,7 @@ def review_list(
     settings = load_settings()
     store = open_store(settings)
     with store.session() as session:
-        unembedded = (
-            session.query(FlagRow).filter(FlagRow.status == "open", FlagRow.embedding.is_(None)).count()
-        )
-        embedder = None
-        if unembedded:
-            from assistant.retrieval.embedder import Embedder
-
-            embedder = Embedder(settings.embedder)
-        recluster(session, settings, embedder)
+        refresh_clusters(session, settings)  # loads the embedder only for questions not embedded yet
         items = list_flags(session, reason=reason, status=status)
     if as_json:
         print_json(items)

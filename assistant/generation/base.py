@@ -19,6 +19,10 @@ class GenerationError(RuntimeError):
     """Generation failed: the backend is unreachable, timed out, or answered nonsense."""
 
 
+class GenerationUnavailable(GenerationError):
+    """The backend could not be reached or did not answer in time: trying again later may work."""
+
+
 class Generator(ABC):
     """A chat model that streams an answer for a list of ``{"role", "content"}`` messages."""
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import httpx
 
 from assistant.config import Settings
-from assistant.generation.base import GenerationError, Generator
+from assistant.generation.base import GenerationError, GenerationUnavailable, Generator
 from assistant.types import Usage
 
 
@@ -78,7 +78,7 @@ class RemoteGenerator(Generator):
                     )
                 for line in response.iter_lines():
                     if time.monotonic() > deadline:
-                        raise GenerationError(
+                        raise GenerationUnavailable(
                             f"remote generator at {self.url} took longer than {self.timeout_s:g} s"
                         )
                     if not line.startswith("data:"):
@@ -94,8 +94,12 @@ class RemoteGenerator(Generator):
                     if piece:
                         yield piece
         except httpx.TimeoutException as exc:
-            raise GenerationError(
+            raise GenerationUnavailable(
                 f"remote generator at {self.url} timed out after {self.timeout_s:g} s"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise GenerationUnavailable(
+                f"remote generator at {self.url} is unreachable: {self._redact(str(exc))}"
             ) from exc
         except httpx.HTTPError as exc:
             raise GenerationError(f"remote generator at {self.url} failed: {self._redact(str(exc))}") from exc

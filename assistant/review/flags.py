@@ -1,52 +1,28 @@
-"""Flagging: which interactions a support lead should look at, how urgently, grouped by meaning.
+"""Flagging: which interactions a support lead should look at, and how urgently.
 
 Call :func:`flag_interaction` after an interaction is logged or gets feedback; it upserts one
-flag per interaction (only while the flag is open). :func:`recluster` groups open flags whose
+flag per interaction (only while the flag is open). Votes reach it through
+:func:`assistant.feedback.record_feedback_and_flag`, which also watches for coordinated voting
+(:mod:`assistant.review.bursts`); :mod:`assistant.review.clusters` groups open flags whose
 questions are near-duplicates and recomputes their priority.
-
-:func:`record_feedback_and_flag` also watches for coordinated voting: when
-``settings.vote_burst_voters`` distinct voters 👍 generated answers with the same text within
-``settings.vote_burst_minutes``, every such interaction is flagged ``vote_burst`` (a voter
-count per 👍 that stops at the threshold; the window is scanned only when a vote completes a
-burst). The reason sticks while the flag is open; a lead who rejects the item keeps it out of
-every training set.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, NamedTuple, Required, TypedDict, Unpack
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import numpy as np
-from sqlalchemy import (
-    ColumnElement,
-    Exists,
-    Integer,
-    Select,
-    String,
-    and_,
-    bindparam,
-    cast,
-    exists,
-    func,
-    literal,
-    or_,
-    select,
-)
+from sqlalchemy import ColumnElement, Exists, bindparam, exists, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session
 
 from assistant.config import Settings
 from assistant.store.models import FeedbackRow, FlagRow, InteractionRow, utcnow
-from assistant.store.repository import record_feedback
 
 if TYPE_CHECKING:
     from assistant.retrieval.embedder import Embedder
-    from assistant.store import Store
 
-RECENT_VOTES_PER_VOTER = 4  # how many of the newest votes per wanted voter a burst check reads first
 NEGATIVE_REASONS = ("thumbs_down", "escalated", "unresolved", "guarded")
 VOTE_BURST = "vote_burst"
 GUARDED = "guarded"  # the output guard withheld a prompt leak or removed a link off the allow-list
@@ -121,8 +97,9 @@ def flag_interaction(
 
     A flag already reviewed (not open) is left as it is. With an ``embedder`` the question is
     embedded and the open flags re-clustered at once; without one that waits for
-    :func:`recluster` (e.g. ``assistant review list``). ``vote_burst`` and ``guarded`` (the
-    output guard intervened) add those reasons; an open flag keeps them once it has them.
+    :func:`~assistant.review.clusters.recluster` (e.g. ``assistant review list``). ``vote_burst``
+    and ``guarded`` (the output guard intervened) add those reasons; an open flag keeps them
+    once it has them.
     """
     interaction = session.get(InteractionRow, interaction_id)
     if interaction is None:
@@ -163,177 +140,10 @@ def flag_interaction(
         return flag
     session.flush()
     if embedder is not None:
+        from assistant.review.clusters import recluster  # clusters reads priority() from here
+
         recluster(session, settings, embedder)
     return flag
-
-
-_FLAGGING_COLUMNS = (
-    InteractionRow.answer,
-    InteractionRow.abstained,
-    InteractionRow.confidence,
-    InteractionRow.curated_answer_id,
-    InteractionRow.user_id,
-    InteractionRow.conversation_id,
-)
-_LOAD_FLAGGING_COLUMNS = load_only(*_FLAGGING_COLUMNS)  # built once: an option costs as much as a query
-
-
-class FeedbackEvent(TypedDict, total=False):
-    """A vote and/or an outcome for one interaction, as :func:`record_feedback` takes it."""
-
-    interaction_id: Required[str]
-    rating: str | None
-    resolution: str | None
-    comment: str | None
-    voter: str | None
-    idempotency_key: str | None
-
-
-def record_feedback_and_flag(
-    store: Store, settings: Settings, **event: Unpack[FeedbackEvent]
-) -> tuple[int, bool]:
-    """Store one feedback event and (re)flag its interaction, in one transaction: ``(event id, created)``.
-
-    What every channel (API, widget, Slack, CLI) calls for a vote or an outcome. Raises
-    ``LookupError`` for an unknown interaction and ``ValueError`` for invalid or conflicting feedback.
-    Clusters are not recomputed here (that is O(open flags²) inside the write transaction, and it
-    held up every vote under load): the queue's readers call :func:`recluster` first. Votes
-    arriving together are committed together (:meth:`Store.write`); this returns once its vote
-    is committed. Async code hands :func:`feedback_write` to :meth:`Store.write_async` instead.
-    """
-    return store.write(feedback_write(settings, **event))
-
-
-def feedback_write(
-    settings: Settings, **event: Unpack[FeedbackEvent]
-) -> Callable[[Session], tuple[int, bool]]:
-    """The write unit of :func:`record_feedback_and_flag`, for :meth:`Store.write` or ``write_async``."""
-    interaction_id = event["interaction_id"]
-
-    def record(session: Session) -> tuple[int, bool]:
-        # Flagging reads a few scalars of the interaction, never its prompt or JSON columns (the
-        # bulk of the row): load just those, once. While this reference lives, the session's
-        # (weak) identity map hands the same object to the gets in record_feedback and
-        # flag_interaction instead of loading the row again.
-        interaction = session.get(InteractionRow, interaction_id, options=[_LOAD_FLAGGING_COLUMNS])
-        row, created = record_feedback(session, **event)
-        upvote = created and event.get("rating") == "up"
-        burst = _vote_burst(session, row, interaction, settings) if upvote else []
-        for other in burst:
-            if other != row.interaction_id:
-                flag_interaction(session, other, settings, vote_burst=True)
-        flag_interaction(session, row.interaction_id, settings, vote_burst=row.interaction_id in burst)
-        return row.id, created
-
-    return record
-
-
-def _vote_burst(
-    session: Session, vote: FeedbackRow, interaction: InteractionRow | None, settings: Settings
-) -> list[str]:
-    """The interactions a new 👍 shows to be in a vote burst, to flag ``vote_burst`` now.
-
-    A burst: at least ``vote_burst_voters`` distinct voters (the voter given, else the asker,
-    else the conversation) rated generated answers with this text 👍 within the last
-    ``vote_burst_minutes``. An attack means thousands of votes in the window and every one
-    runs this, so the window is scanned in full only when this vote completes a burst (the
-    other voters were one short): then every interaction of the burst still missing the reason
-    is returned (open flags without it, or none; reviewed flags stand). While a burst goes on,
-    a vote returns only its own interaction, found by a voter count that stops at the
-    threshold. Curated and abstained answers are never a burst (a lead wrote them, or nothing
-    was said).
-    """
-    if interaction is None or interaction.curated_answer_id or interaction.abstained:
-        return []
-    params = {
-        "since": utcnow() - timedelta(minutes=settings.vote_burst_minutes),
-        "answer": interaction.answer,
-        "vote_id": vote.id,
-    }
-    others = _voters(session, params, settings.vote_burst_voters)
-    if len(others) < settings.vote_burst_voters and _serialize_burst_checks(session, interaction.answer):
-        others = _voters(session, params, settings.vote_burst_voters)  # a vote committed meanwhile?
-    if len(others) >= settings.vote_burst_voters:
-        return [vote.interaction_id]  # the burst was complete before this vote
-    user, conversation = interaction.user_id, interaction.conversation_id
-    this_voter = vote.voter or (f"user:{user}" if user else f"conversation:{conversation}")
-    if len(others | {this_voter}) < settings.vote_burst_voters:
-        return []
-    return sorted(session.scalars(_BURST_INTERACTIONS_TO_FLAG, params))
-
-
-def _burst_votes(column: Any) -> Select:
-    """The 👍 since ``:since`` on generated answers whose text is ``:answer``, as ``column``."""
-    return (
-        select(column)
-        .select_from(FeedbackRow)
-        .join(InteractionRow, InteractionRow.id == FeedbackRow.interaction_id)
-        .where(
-            FeedbackRow.created_at >= bindparam("since"),
-            FeedbackRow.rating == "up",
-            InteractionRow.answer == bindparam("answer"),
-            InteractionRow.curated_answer_id.is_(None),
-        )
-    )
-
-
-# The burst check runs on every 👍, so its statements are built once, here.
-_OTHER_VOTERS = _burst_votes(
-    func.coalesce(
-        FeedbackRow.voter,
-        literal("user:") + InteractionRow.user_id,
-        literal("conversation:") + InteractionRow.conversation_id,
-    )
-).where(FeedbackRow.id != bindparam("vote_id"))
-_RECENT_OTHER_VOTERS = _OTHER_VOTERS.order_by(FeedbackRow.created_at.desc()).limit(
-    bindparam("rows", type_=Integer)
-)
-_DISTINCT_OTHER_VOTERS = _OTHER_VOTERS.distinct().limit(bindparam("enough", type_=Integer))
-_BURST_INTERACTIONS_TO_FLAG = (  # open flags without the reason yet, or none
-    _burst_votes(FeedbackRow.interaction_id)
-    .outerjoin(FlagRow, FlagRow.interaction_id == FeedbackRow.interaction_id)
-    .where(
-        or_(
-            FlagRow.id.is_(None),
-            and_(
-                FlagRow.status == "open",
-                ~cast(FlagRow.reasons, String).contains(f'"{VOTE_BURST}"', autoescape=True),
-            ),
-        )
-    )
-    .distinct()
-)
-
-
-def _voters(session: Session, params: dict[str, Any], enough: int) -> set[str]:
-    """The distinct other voters of a burst check (``params``), stopping once ``enough`` are found.
-
-    The newest votes are read first, a few per voter wanted: during a burst of distinct
-    voters that settles it in one short, index-ordered read. Only when those rows repeat
-    voters is the whole window read (PostgreSQL sorts it all for ``DISTINCT``).
-    """
-    rows_read = RECENT_VOTES_PER_VOTER * enough
-    recent = session.scalars(_RECENT_OTHER_VOTERS, {**params, "rows": rows_read}).all()
-    found = set(recent)
-    if len(found) >= enough or len(recent) < rows_read:
-        return found
-    return set(session.scalars(_DISTINCT_OTHER_VOTERS, {**params, "enough": enough}))
-
-
-def _serialize_burst_checks(session: Session, answer: str) -> bool:
-    """Make the checks that may complete a burst of ``answer`` wait for each other's commits.
-
-    True when this had to wait (PostgreSQL), so what was counted before may be out of date.
-
-    Else two votes committing together could each count the other's voter as missing, and the
-    interactions they saw would never get the reason. SQLite transactions already run one at
-    a time (``BEGIN IMMEDIATE``); on PostgreSQL a transaction-level advisory lock per answer
-    text does it.
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        return False
-    session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(answer, 0))))
-    return True
 
 
 class Outcome(NamedTuple):
@@ -365,61 +175,6 @@ def _outcomes(session: Session, interaction_id: str) -> list[Outcome]:
     """
     seen = session.execute(_NEGATIVE_OUTCOMES, {"interaction_id": interaction_id}).one()
     return [outcome for outcome, given in zip(_NEGATIVES, seen, strict=True) if given]
-
-
-@dataclass(frozen=True)
-class _Open:
-    flag: FlagRow
-    question: str
-    confidence: float
-
-
-def recluster(session: Session, settings: Settings, embedder: Embedder | None = None) -> int:
-    """Group open flags with cosine ≥ ``settings.cluster_similarity``; returns the cluster count.
-
-    Greedy union of every pair above the threshold; a cluster's id is its oldest flag's id,
-    so it stays put as new flags join. Questions not embedded yet are embedded when an
-    ``embedder`` is given, else they stay alone. Priorities are recomputed with the cluster
-    size; neither touches ``version``.
-    """
-    query = (
-        select(FlagRow, InteractionRow.question, InteractionRow.confidence)
-        .join(InteractionRow, InteractionRow.id == FlagRow.interaction_id)
-        .where(FlagRow.status == "open")
-        .order_by(FlagRow.id)
-    )
-    rows = [_Open(flag, question, confidence) for flag, question, confidence in session.execute(query)]
-    missing = [row for row in rows if row.flag.embedding is None]
-    if missing and embedder is not None:
-        vectors = embedder.encode([row.question for row in missing])
-        for row, vector in zip(missing, vectors, strict=True):
-            row.flag.embedding = [round(float(x), 6) for x in vector]
-    parent = list(range(len(rows)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    embedded = [i for i, row in enumerate(rows) if row.flag.embedding is not None]
-    if embedded:
-        matrix = np.asarray([rows[i].flag.embedding for i in embedded], dtype=np.float32)
-        similar = matrix @ matrix.T
-        for a, b in zip(*np.nonzero(np.triu(similar >= settings.cluster_similarity, k=1)), strict=True):
-            root_a, root_b = find(embedded[a]), find(embedded[b])
-            if root_a != root_b:
-                parent[max(root_a, root_b)] = min(root_a, root_b)  # the oldest flag stays the root
-    members: dict[int, list[int]] = {}
-    for i in range(len(rows)):
-        members.setdefault(find(i), []).append(i)
-    for root, group in members.items():
-        for i in group:
-            flag = rows[i].flag
-            flag.cluster_id = str(rows[root].flag.id)
-            flag.priority = priority(flag.reasons, rows[i].confidence, similar=len(group) - 1)
-    session.flush()
-    return len(members)
 
 
 def flag_dict(flag: FlagRow, interaction: InteractionRow) -> dict[str, Any]:

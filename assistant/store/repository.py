@@ -150,7 +150,8 @@ def get_conversation(session: Session, conversation_id: str) -> ConversationRow 
     return session.get(ConversationRow, conversation_id)
 
 
-def _conversation_by_ref(session: Session, channel: str, external_ref: str) -> ConversationRow | None:
+def conversation_by_ref(session: Session, channel: str, external_ref: str) -> ConversationRow | None:
+    """The conversation a channel knows by its own reference (a Slack thread, a widget session), or None."""
     query = select(ConversationRow).where(
         ConversationRow.channel == channel, ConversationRow.external_ref == external_ref
     )
@@ -176,7 +177,7 @@ def get_or_create_conversation(
         if row is not None:
             return row
     if external_ref is not None:
-        row = _conversation_by_ref(session, channel, external_ref)
+        row = conversation_by_ref(session, channel, external_ref)
         if row is not None:
             return row
     new = ConversationRow(
@@ -190,7 +191,7 @@ def get_or_create_conversation(
     def find() -> ConversationRow | None:
         if conversation_id is not None and (row := session.get(ConversationRow, conversation_id)):
             return row
-        return _conversation_by_ref(session, channel, external_ref) if external_ref is not None else None
+        return conversation_by_ref(session, channel, external_ref) if external_ref is not None else None
 
     return _insert_or_get(session, new, find)[0]
 

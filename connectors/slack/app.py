@@ -33,7 +33,9 @@ def build_app(
     """A bolt ``App`` answering customers and serving leads through ``assistant``.
 
     ``client`` defaults to :func:`~connectors.slack.client.build_client` (bot token, base URL,
-    429 retries); ``notifiers`` to the configured escalation targets (the webhook).
+    429 retries); ``notifiers`` to the configured escalation targets
+    (:func:`~assistant.escalation.notifiers_from_settings`: the webhook and what plugins add, this
+    connector's escalation channel among them, which leaves Slack's own hand-offs to the button).
     """
     client = client or build_client(settings)  # carries the bot token
     signing_secret = settings.slack_signing_secret.get_secret_value()

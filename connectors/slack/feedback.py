@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from assistant.escalation import build_escalation, notify
-from assistant.review.flags import record_feedback_and_flag
+from assistant.feedback import record_feedback_and_flag
 from connectors.slack import blocks, escalation, review, threads
 from connectors.slack.deps import SupportDeps, support
 

@@ -27,9 +27,13 @@ def _refuse() -> JSONResponse:
 
 
 def install(app: FastAPI, assistant: Assistant, *, bolt_app: App | None = None) -> App:
-    """Mount ``POST /slack/events`` on ``app``; returns the bolt app behind it."""
+    """Mount ``POST /slack/events`` on ``app``; returns the bolt app behind it.
+
+    Its hand-offs go to the app's escalation notifiers (``app.state.escalation_notifiers``, see
+    :func:`assistant.api.app.create_app`), the same ones the web's use.
+    """
     settings = assistant.settings
-    bolt = bolt_app or build_app(assistant, settings)
+    bolt = bolt_app or build_app(assistant, settings, notifiers=app.state.escalation_notifiers)
     verifier = SignatureVerifier(settings.slack_signing_secret.get_secret_value())
 
     @app.post(PATH, include_in_schema=False)

@@ -31,15 +31,8 @@ def conversation_for(store: Store, channel: str, thread_ts: str | None, user: st
 
 def known_thread(store: Store, channel: str, thread_ts: str) -> bool:
     """True when the assistant already answered in this thread."""
-    from sqlalchemy import select
-
-    from assistant.store.models import ConversationRow
-
     with store.session() as session:
-        query = select(ConversationRow.id).where(
-            ConversationRow.channel == CHANNEL, ConversationRow.external_ref == ref(channel, thread_ts)
-        )
-        return session.scalars(query).first() is not None
+        return repository.conversation_by_ref(session, CHANNEL, ref(channel, thread_ts)) is not None
 
 
 def location_of(store: Store, interaction_id: str) -> tuple[str, str | None] | None:

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from assistant.generation.base import GenerationError
+from assistant.generation.base import GenerationError, GenerationUnavailable
 from assistant.generation.remote import RemoteGenerator
 from assistant.types import Usage
 
@@ -154,13 +154,13 @@ def test_wrong_path_is_a_404(base_url: str) -> None:
 
 
 def test_read_timeout(base_url: str) -> None:
-    with pytest.raises(GenerationError, match="timed out"):
+    with pytest.raises(GenerationUnavailable, match="timed out"):
         list(RemoteGenerator(base_url, "slow-start", timeout_s=0.3).stream(MESSAGES, max_new_tokens=4))
 
 
 def test_whole_generation_deadline(base_url: str) -> None:
     generator = RemoteGenerator(base_url, "trickle", timeout_s=0.5)  # each read is quick, the whole is not
-    with pytest.raises(GenerationError, match="longer than 0.5 s"):
+    with pytest.raises(GenerationUnavailable, match="longer than 0.5 s"):
         list(generator.stream(MESSAGES, max_new_tokens=4))
 
 
@@ -174,10 +174,11 @@ def test_whole_generation_deadline(base_url: str) -> None:
     ],
 )
 def test_bad_streams(base_url: str, model: str, message: str) -> None:
-    with pytest.raises(GenerationError, match=message):
+    with pytest.raises(GenerationError, match=message) as error:
         list(RemoteGenerator(base_url, model).stream(MESSAGES, max_new_tokens=4))
+    assert not isinstance(error.value, GenerationUnavailable)  # the server answered: 502, not 503
 
 
 def test_unreachable_server() -> None:
-    with pytest.raises(GenerationError, match="failed"):
+    with pytest.raises(GenerationUnavailable, match="unreachable"):
         list(RemoteGenerator("http://127.0.0.1:9/v1", "m", timeout_s=2).stream(MESSAGES, max_new_tokens=4))

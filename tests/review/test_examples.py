@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from assistant.review.actions import review, review_cluster
+from assistant.review.clusters import recluster
 from assistant.review.curated import edit_curated, import_csv
 from assistant.review.examples import training_examples
-from assistant.review.flags import recluster
 from tests.review.test_actions import thumbs_down
 
 

@@ -1,4 +1,4 @@
-"""Flags: reasons, priority, one flag per interaction, clustering by meaning."""
+"""Flags: reasons, priority, one flag per interaction."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from assistant.config import Settings
-from assistant.review.flags import compute_reasons, flag_interaction, list_flags, priority, recluster
+from assistant.review.flags import compute_reasons, flag_interaction, list_flags, priority
 from assistant.store import record_feedback
 from assistant.store.models import FlagRow
 
@@ -88,28 +88,3 @@ def test_abstained_answers_are_flagged_by_the_pipeline(assistant) -> None:
         "cluster",
         "version",
     }
-
-
-def test_clustering_groups_paraphrases_and_separates_unrelated(assistant) -> None:
-    questions = [
-        "Do you ship to Canada?",
-        "Do you ship orders to Canada?",
-        "do u ship to canada",
-        "Can I pay with bitcoin?",
-        "can i pay using bitcoin",
-        "Do you sell gift cards for weddings?",
-    ]
-    for question in questions:
-        answer = assistant.ask(question)
-        with assistant.store.session() as session:
-            record_feedback(session, interaction_id=answer.interaction_id, rating="down")
-            flag_interaction(session, answer.interaction_id, assistant.settings, assistant.embedder)
-    with assistant.store.session() as session:
-        assert recluster(session, assistant.settings, assistant.embedder) == 3
-        items = {item["question"]: item for item in list_flags(session)}
-    canada = {items[q]["cluster"] for q in questions[:3]}
-    bitcoin = {items[q]["cluster"] for q in questions[3:5]}
-    assert len(canada) == 1 and len(bitcoin) == 1 and canada != bitcoin
-    assert items[questions[5]]["cluster"] not in canada | bitcoin
-    assert canada == {str(min(items[q]["id"] for q in questions[:3]))}  # the oldest flag names the cluster
-    assert items[questions[0]]["priority"] > items[questions[5]]["priority"]  # asked more often

@@ -19,9 +19,9 @@ import io
 import re
 from collections.abc import Iterator
 
+from assistant.feedback import record_feedback_and_flag
 from assistant.pipeline import Assistant
 from assistant.review.curated import import_csv
-from assistant.review.flags import record_feedback_and_flag
 from assistant.store import repository
 from assistant.store.models import InteractionRow
 from tests.fakes import FakeGenerator

@@ -11,7 +11,7 @@ from datasets import load_from_disk
 
 from assistant.generation.local import packaged_gguf
 from assistant.pipeline import Assistant
-from assistant.review import flags as flags_module
+from assistant.review import bursts as bursts_module
 from assistant.review.actions import review
 from assistant.review.flags import VOTE_BURST, list_flags
 from assistant.store import repository
@@ -51,7 +51,7 @@ def sft_weights(result) -> tuple[float, float]:
 def travel_past_the_window(assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
     """From now on, votes are logged and counted just over one burst window later."""
     later = utcnow() + timedelta(minutes=assistant.settings.vote_burst_minutes, seconds=1)
-    monkeypatch.setattr(flags_module, "utcnow", lambda: later)
+    monkeypatch.setattr(bursts_module, "utcnow", lambda: later)
     monkeypatch.setattr(repository, "utcnow", lambda: later)
 
 

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from assistant.api.app import create_app
 from assistant.cli import app as cli
 from assistant.config import Settings, get_settings
+from assistant.escalation import notifiers_from_settings
 from connectors.slack.review import sweep
 from tests.connectors.slack.conftest import BOT_TOKEN, ESCALATION_CHANNEL, REVIEW_CHANNEL, SECRET, all_text
 
@@ -59,6 +60,18 @@ def test_the_sweeper_lives_and_dies_with_the_app(slack_assistant) -> None:
     with TestClient(create_app(slack_assistant, watch_releases=False)):
         assert len(sweepers()) == 1
     assert sweepers() == []  # nothing left polling a database that may be gone
+
+
+def test_slack_hands_off_to_the_notifiers_of_the_app(slack_assistant) -> None:
+    configured = notifiers_from_settings(slack_assistant.settings)  # the webhook (unset here) and plugins'
+    assert [notifier.__qualname__ for notifier in configured] == ["slack_notifier"]
+    with TestClient(create_app(slack_assistant, watch_releases=False)) as client:
+        default = client.app.state.escalation_notifiers
+        assert [n.__qualname__ for n in default] == ["slack_notifier"]
+        assert client.app.state.slack_app.support.notifiers == default  # one set for every channel
+    injected = [[].append]
+    with TestClient(create_app(slack_assistant, watch_releases=False, notifiers=injected)) as client:
+        assert client.app.state.slack_app.support.notifiers == injected
 
 
 def test_web_flags_stay_out_of_slack_by_default(slack, slack_assistant) -> None:

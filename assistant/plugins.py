@@ -46,18 +46,22 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 class Hooks:
-    """What a plugin can provide; each hook is optional."""
+    """What a plugin can provide; each hook is optional.
+
+    An implementation may return ``None`` to add nothing: pluggy leaves ``None`` out of a hook's
+    results (and, for a ``firstresult`` hook, asks the next plugin), hence the ``| None`` below.
+    """
 
     @hookspec
     def register_commands(self, app: typer.Typer) -> None:
         """Add commands or command groups to the ``assistant`` CLI (``eval``, ``slack``)."""
 
     @hookspec
-    def escalation_notifiers(self, settings: Settings) -> Sequence[Notifier]:
+    def escalation_notifiers(self, settings: Settings) -> Sequence[Notifier] | None:
         """The notifiers this plugin adds for ``settings`` (none when it is not configured)."""
 
     @hookspec
-    def install_channels(self, app: FastAPI, assistant: Assistant) -> Sequence[Periodic]:
+    def install_channels(self, app: FastAPI, assistant: Assistant) -> Sequence[Periodic] | None:
         """Mount a channel's routes on the HTTP app (e.g. ``/slack/events``) when it is configured;
         return the background chores it needs (started and stopped with the app)."""
 

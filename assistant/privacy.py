@@ -282,7 +282,7 @@ def _named(node: Any, keys: dict[str, set[Any]], user_id: str) -> bool:
 
 
 def _erase_datasets(datasets_dir: Path, keys: dict[str, set[Any]], user_id: str) -> list[str]:
-    deleted = []
+    deleted: list[str] = []
     if not datasets_dir.is_dir():
         return deleted
     for folder in sorted(datasets_dir.iterdir()):

@@ -11,6 +11,7 @@ active, never a mix. Servers poll :meth:`ReleaseRegistry.current_id` and hot-swa
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import os
@@ -188,7 +189,7 @@ class ReleaseRegistry:
             _fsync_dir(folder)
             return updated
 
-    def verify(self, release_id: str) -> list[str]:
+    def verify(self, release_id: str) -> builtins.list[str]:  # `list` here is the method above
         """Problems with a release's files (missing or changed); empty when it is whole."""
         manifest = self.get(release_id)
         folder = self.path(release_id)

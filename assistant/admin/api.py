@@ -171,7 +171,7 @@ def review_action(
             done = review(
                 session,
                 flag.id,
-                action,  # type: ignore[arg-type]  # checked against ACTIONS above
+                action,  # an Action: checked against ACTIONS above
                 expected_version=body.version if body.version is not None else flag.version,
                 actor=principal.username,
                 answer=body.answer,
@@ -180,6 +180,7 @@ def review_action(
                 embedder=assistant.embedder,
             )
             interaction = session.get(InteractionRow, done.interaction_id)
+            assert interaction is not None  # the foreign key guarantees it
             return {**flag_dict(done, interaction), "curated_answer_id": done.curated_answer_id}
     except ReviewConflict as exc:
         raise HTTPException(409, str(exc)) from exc

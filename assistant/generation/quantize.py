@@ -15,6 +15,7 @@ import warnings
 
 import torch
 from torch import nn
+from transformers import PreTrainedModel
 
 from assistant.generation.prompts import build_messages
 from assistant.types import Chunk, Hit
@@ -54,7 +55,7 @@ def _calibration_messages() -> list[dict[str, str]]:
     return [*build_messages(question, hits, []), {"role": "assistant", "content": _CALIBRATION_ANSWER}]
 
 
-def quantize_for_cpu(model: nn.Module, tokenizer) -> nn.Module:
+def quantize_for_cpu(model: PreTrainedModel, tokenizer) -> nn.Module:
     """An int8 copy of ``model`` for fast CPU inference; ``model`` itself is left unchanged.
 
     Llama-style decoders (SmolLM2, Llama, Qwen2/3, Mistral) are smoothed first; other
@@ -79,8 +80,16 @@ def quantize_for_cpu(model: nn.Module, tokenizer) -> nn.Module:
 
 
 def _is_llama_block(layer: nn.Module) -> bool:
-    names = ("input_layernorm", "post_attention_layernorm", "self_attn.q_proj", "self_attn.k_proj")
-    names += ("self_attn.v_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
+    names = (
+        "input_layernorm",
+        "post_attention_layernorm",
+        "self_attn.q_proj",
+        "self_attn.k_proj",
+        "self_attn.v_proj",
+        "mlp.gate_proj",
+        "mlp.up_proj",
+        "mlp.down_proj",
+    )
     modules = dict(layer.named_modules())
     return all(name in modules for name in names)
 
@@ -95,7 +104,9 @@ def _smooth(model: nn.Module, layers: nn.ModuleList, input_ids: torch.Tensor, al
         peaks[module] = torch.maximum(peaks[module], peak) if module in peaks else peak
 
     watched = [
-        m for layer in layers for m in (layer.self_attn.q_proj, layer.mlp.gate_proj, layer.mlp.down_proj)
+        _linear(layer, name)
+        for layer in layers
+        for name in ("self_attn.q_proj", "mlp.gate_proj", "mlp.down_proj")
     ]
     hooks = [m.register_forward_hook(record) for m in watched]
     try:
@@ -109,15 +120,23 @@ def _smooth(model: nn.Module, layers: nn.ModuleList, input_ids: torch.Tensor, al
         return (peak.clamp(min=1e-5) ** alpha / weight_peak.clamp(min=1e-5) ** (1 - alpha)).clamp(min=1e-5)
 
     for layer in layers:
-        attn, mlp = layer.self_attn, layer.mlp
-        s = scales(peaks[attn.q_proj], [attn.q_proj, attn.k_proj, attn.v_proj])
-        layer.input_layernorm.weight.div_(s)
-        for lin in (attn.q_proj, attn.k_proj, attn.v_proj):
+        q, k, v = (_linear(layer, f"self_attn.{name}") for name in ("q_proj", "k_proj", "v_proj"))
+        gate, up, down = (_linear(layer, f"mlp.{name}") for name in ("gate_proj", "up_proj", "down_proj"))
+        s = scales(peaks[q], [q, k, v])
+        layer.get_parameter("input_layernorm.weight").div_(s)
+        for lin in (q, k, v):
             lin.weight.mul_(s)
-        s = scales(peaks[mlp.gate_proj], [mlp.gate_proj, mlp.up_proj])
-        layer.post_attention_layernorm.weight.div_(s)
-        for lin in (mlp.gate_proj, mlp.up_proj):
+        s = scales(peaks[gate], [gate, up])
+        layer.get_parameter("post_attention_layernorm.weight").div_(s)
+        for lin in (gate, up):
             lin.weight.mul_(s)
-        s = scales(peaks[mlp.down_proj], [mlp.down_proj])
-        mlp.up_proj.weight.div_(s[:, None])
-        mlp.down_proj.weight.mul_(s)
+        s = scales(peaks[down], [down])
+        up.weight.div_(s[:, None])
+        down.weight.mul_(s)
+
+
+def _linear(layer: nn.Module, name: str) -> nn.Linear:
+    """The linear submodule at dotted ``name`` (attribute access on a Module is typed ``Tensor | Module``)."""
+    module = layer.get_submodule(name)
+    assert isinstance(module, nn.Linear), f"{name} is a {type(module).__name__}, not a Linear"
+    return module

@@ -148,11 +148,14 @@ def ingest_paths(
             current_snapshot = _rebuild(previous, new_documents, report, settings, embedder, progress)
             staging = registry.staging_dir()
             current_snapshot.save(staging)
-            carried = [parent.adapter] if parent and parent.adapter else []
-            if parent and parent.embedder == embedder.model_id and parent.embedder.startswith(TUNED_PREFIX):
-                carried.append(EMBEDDER_DIR)  # the tuned embedder the index was built with
-            for folder in carried:
-                shutil.copytree(registry.path(parent.id) / folder, staging / folder, copy_function=os.link)
+            if parent:
+                carried = [parent.adapter] if parent.adapter else []
+                if parent.embedder == embedder.model_id and parent.embedder.startswith(TUNED_PREFIX):
+                    carried.append(EMBEDDER_DIR)  # the tuned embedder the index was built with
+                for folder in carried:
+                    shutil.copytree(
+                        registry.path(parent.id) / folder, staging / folder, copy_function=os.link
+                    )
             manifest = registry.create(
                 staging,
                 parent=parent.id if parent else None,

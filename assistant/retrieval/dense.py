@@ -22,17 +22,20 @@ def build_index(vectors: np.ndarray, index_type: IndexType = "flat") -> faiss.In
     """An inner-product FAISS index holding ``vectors`` (rows are L2-normalised)."""
     faiss.omp_set_num_threads(os.cpu_count() or 1)  # building (IVF training, HNSW links) scales with cores
     count, dimension = vectors.shape
+    index: faiss.Index
     if index_type == "flat" or count < 1000:
         index = faiss.IndexFlatIP(dimension)
     elif index_type == "hnsw":
-        index = faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 64
+        hnsw = faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = 80
+        hnsw.hnsw.efSearch = 64
+        index = hnsw
     elif index_type == "ivf":
         lists = max(1, int(4 * math.sqrt(count)))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT)
-        index.train(vectors)
-        index.nprobe = min(lists, 16)
+        ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT)
+        ivf.train(vectors)
+        ivf.nprobe = min(lists, 16)
+        index = ivf
     else:
         raise ValueError(f"unknown index type {index_type!r}: use flat, hnsw or ivf")
     if count:

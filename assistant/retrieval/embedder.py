@@ -42,7 +42,9 @@ class Embedder:
 
         self.model_id = name or model
         self._model = SentenceTransformer(resolve_embedder_path(model), device=device)
-        self.dimension = int(self._model.get_embedding_dimension())
+        dimension = self._model.get_embedding_dimension()
+        assert dimension is not None, f"{model} does not report its embedding dimension"
+        self.dimension = int(dimension)
         self._lock = threading.Lock()  # the model and its tokenizer serve one caller at a time
         self._questions: OnnxQuestionEncoder | None = None
         self._questions_prepared = False
@@ -50,7 +52,9 @@ class Embedder:
 
     @property
     def max_tokens(self) -> int:
-        return int(self._model.max_seq_length)
+        length = self._model.max_seq_length
+        assert length is not None, f"{self.model_id} does not report its maximum sequence length"
+        return int(length)
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
         """Embeddings of ``texts`` as an ``(n, dimension)`` float32 array."""

@@ -93,7 +93,7 @@ def _export(model: SentenceTransformer) -> OnnxQuestionEncoder:
             return self.model(dict(zip(input_names, inputs, strict=True)))["sentence_embedding"]
 
     buffer = io.BytesIO()
-    axes = {name: {0: "batch", 1: "tokens"} for name in input_names}
+    axes: dict[str, dict[int, str]] = {name: {0: "batch", 1: "tokens"} for name in input_names}
     # The TorchScript-based exporter: about a second, and it needs only the `onnx` package
     # (the dynamo exporter would add onnxscript and takes far longer for this graph).
     with warnings.catch_warnings():
@@ -104,7 +104,7 @@ def _export(model: SentenceTransformer) -> OnnxQuestionEncoder:
         torch.onnx.export(
             SentenceEmbedding().eval(),
             tuple(sample[name] for name in input_names),
-            buffer,
+            buffer,  # type: ignore[arg-type]  # torch types `f` as a path, but this exporter takes a file too
             input_names=input_names,
             output_names=["embedding"],
             dynamic_axes={**axes, "embedding": {0: "batch"}},

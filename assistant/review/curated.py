@@ -231,15 +231,17 @@ class CuratedMatcher:
 
     def _refresh(self) -> None:
         with self.store.session() as session:
-            signature = session.execute(
+            count, updated_at = session.execute(
                 select(func.count(CuratedAnswerRow.id), func.max(CuratedAnswerRow.updated_at))
             ).one()
-            signature = (int(signature[0]), signature[1])
+            signature = (int(count), updated_at)
             if signature == self._signature:
                 return
             rows = list(session.scalars(select(CuratedAnswerRow).where(CuratedAnswerRow.enabled.is_(True))))
         missing = [row for row in rows if not row.embedding or len(row.embedding) != self.embedder.dimension]
-        fresh = self.embedder.encode([row.question for row in missing]) if missing else []
+        fresh: np.ndarray | list[np.ndarray] = (
+            self.embedder.encode([row.question for row in missing]) if missing else []
+        )
         by_id = {row.id: vector for row, vector in zip(missing, fresh, strict=True)}
         vectors = [by_id[row.id] if row.id in by_id else np.asarray(row.embedding) for row in rows]
         matrix = np.asarray(vectors, dtype=np.float32).reshape(len(rows), self.embedder.dimension)

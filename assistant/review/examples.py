@@ -41,6 +41,7 @@ def _reviews(session: Session, curated_ids: list[str]) -> dict[str, list[dict[st
     found: dict[str, list[dict[str, Any]]] = {}
     for flag, interaction in rows:
         action = acted.get(flag.id)
+        assert flag.curated_answer_id is not None  # the query selects flags of curated_ids only
         found.setdefault(flag.curated_answer_id, []).append(
             {
                 "flag_id": flag.id,

@@ -74,9 +74,10 @@ def decide(
         if before - after > noise:
             allowed = f"more than {max_drop:.3f}" + (f" and the noise, {noise:.3f}" if noise else "")
             reasons.append(f"{metric} fell from {before:.3f} to {after:.3f} ({allowed})")
-    for question, before in previous.golden_answers.items() if max_answer_drop is not None else ():
+    golden = previous.golden_answers.items() if max_answer_drop is not None else ()
+    for question, before in golden:
         after = candidate.golden_answers.get(question)
-        if after is not None and after < before - max_answer_drop:
+        if after is not None and max_answer_drop is not None and after < before - max_answer_drop:
             reasons.append(
                 f"golden answer to {question!r} moved away from its reference: similarity "
                 f"{before:.3f} -> {after:.3f} (more than {max_answer_drop:.3f})"

@@ -68,7 +68,21 @@ class Settings(BaseSettings):
     index_type: Literal["flat", "ivf", "hnsw"] = Field(
         "flat", description="FAISS index: exact `flat`, or approximate `ivf`/`hnsw` for large corpora."
     )
-    top_k: int = Field(5, description="Sources given to the generator and shown as citations.")
+    top_k: int = Field(5, description="Documents retrieved per question (the search results).")
+    prompt_sources: int = Field(
+        3, ge=1, description="The best of them given to the generator (and citable by its answer)."
+    )
+    answer_check: bool = Field(
+        True,
+        description="Check generated answers sentence by sentence: stop loops, drop refusals, filler and "
+        "unsupported sentences, answer from the best source when nothing is left (a larger model may "
+        "not need it).",
+    )
+    prompt_sentences: int = Field(
+        3,
+        ge=1,
+        description="Sentences of each such source shown to the generator: those closest to the question.",
+    )
     lexical_weight: float = Field(
         0.2, description="Weight of BM25 in the hybrid fusion (dense gets the rest)."
     )
@@ -228,7 +242,7 @@ class Settings(BaseSettings):
         "", description="Slack user group id (`S…`) whose members may review in Slack."
     )
 
-    # learning cycle: datasets built from the conversation log (training/datasets.py)
+    # learning cycle: datasets built from the conversation log (training/datasets/)
     dataset_min_sft_rows: int = Field(
         20, ge=1, description="Fewer SFT rows than this: the dataset build is skipped (too little new data)."
     )
@@ -269,7 +283,7 @@ class Settings(BaseSettings):
         "negative.",
     )
 
-    # learning cycle: training stages, the release gate, running (training/cycle.py)
+    # learning cycle: training stages, the release gate, running (training/stages.py, training/cycle.py)
     train_sft: bool = Field(True, description="Train a LoRA adapter on the SFT set in each cycle.")
     train_kto: bool = Field(False, description="Then tune it with KTO on 👍/👎 answers (needs both).")
     train_retriever: bool = Field(
@@ -277,10 +291,19 @@ class Settings(BaseSettings):
     )
     lora_r: int = Field(8, ge=1, description="LoRA rank.")
     lora_alpha: int = Field(16, ge=1, description="LoRA alpha (scaling is alpha / r).")
+    lora_dropout: float = Field(0.05, ge=0.0, lt=1.0, description="Dropout on the LoRA layers' input.")
+    lora_target_modules: str = Field(
+        "q_proj,k_proj,v_proj,o_proj",
+        description="Comma-separated names of the generator's modules the LoRA adapter wraps "
+        "(default: the attention projections of Llama-style models such as SmolLM2).",
+    )
     lora_epochs: float = Field(2.0, gt=0, description="Passes over the SFT set.")
     lora_max_steps: int = Field(-1, description="Cap on optimizer steps (-1: no cap; epochs decide).")
     lora_learning_rate: float = Field(2e-4, gt=0, description="LoRA learning rate.")
     lora_batch_size: int = Field(4, ge=1, description="SFT examples per step.")
+    lora_gradient_accumulation: int = Field(
+        1, ge=1, description="SFT steps whose gradients add up into one optimizer step."
+    )
     lora_max_length: int = Field(768, ge=64, description="Longest SFT example in tokens (prompt + answer).")
     train_launcher: str = Field(
         "",
@@ -288,9 +311,20 @@ class Settings(BaseSettings):
         "`accelerate launch --num_processes 4` for 4 GPUs; empty: in the cycle's process.",
     )
     retriever_epochs: float = Field(1.0, gt=0, description="Passes over the retriever pairs.")
+    retriever_max_steps: int = Field(
+        -1, description="Cap on retriever optimizer steps (-1: no cap; epochs decide)."
+    )
     retriever_batch_size: int = Field(
         16, ge=2, description="Pairs per step (the rest of a batch are negatives)."
     )
+    retriever_learning_rate: float = Field(2e-5, gt=0, description="Retriever (embedder) learning rate.")
+    retriever_warmup_ratio: float = Field(
+        0.1,
+        ge=0.0,
+        le=1.0,
+        description="Share of the retriever's steps over which its learning rate warms up.",
+    )
+    train_seed: int = Field(0, description="Random seed of the LoRA SFT and retriever training runs.")
     golden_set: str = Field(
         "", description="CSV/JSONL of questions with expected `doc_ids` and/or `answer`, checked by the gate."
     )
@@ -410,7 +444,7 @@ def get_settings() -> Settings:
 
 
 def settings_table() -> str:
-    """Every setting as a Markdown table (the README's settings section is this output)."""
+    """Every setting as a Markdown table (the settings section of docs/operations.md is this output)."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
         default = field.get_default(call_default_factory=True)

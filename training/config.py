@@ -1,8 +1,9 @@
 """What a dataset build keeps, weighs and caps: :class:`DatasetConfig`, saved beside every dataset.
 
 Build one from the settings (:meth:`DatasetConfig.from_settings`) or directly in tests and
-notebooks. The build writes it as ``dataset_config.json`` next to the data and into the
-manifest, so every dataset says which filters made it.
+notebooks; each field's default is its ``ASSISTANT_DATASET_*`` setting's default
+(:mod:`training.defaults`). The build writes it as ``dataset_config.json`` next to the data and
+into the manifest, so every dataset says which filters made it.
 """
 
 from __future__ import annotations
@@ -12,17 +13,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.config import Settings
+from training.defaults import FromSettings, comma_list, setting
 
 CONFIG_FILE = "dataset_config.json"
 
 
 @dataclass(frozen=True)
-class DatasetConfig:
+class DatasetConfig(FromSettings):
     """Filters, weights and caps of :func:`training.datasets.build_datasets`.
 
     - ``outcome_weight``: SFT weight of an unreviewed generated answer that a voter rated 👍
-      and marked ``resolved`` (reviewed answers weigh 1.0).
+      and marked ``resolved`` (reviewed answers weigh ``reviewed_weight``).
     - ``min_sft_rows``: fewer SFT rows than this and the build is skipped, nothing written.
     - ``dev_share``: share of *conversations* (stable hash of the id) that go to ``dev``.
     - ``max_rows_per_voter``: how many interactions one voter's votes may turn into rows (SFT
@@ -37,16 +38,17 @@ class DatasetConfig:
     - ``pii_regions``: default regions for phone numbers without a country code.
     - ``negative_min_similarity``: word overlap (Jaccard) a 👎 question needs with an anchor
       for its cited chunk to become that anchor's hard negative.
+    - ``reviewed_weight``: SFT weight of a reviewed answer; fixed, not a setting.
     """
 
-    outcome_weight: float = 0.3
-    min_sft_rows: int = 20
-    dev_share: float = 0.1
-    max_rows_per_voter: int = 5
-    max_rows_per_conversation: int = 3
-    max_rows_per_answer: int = 3
-    pii_regions: tuple[str, ...] = ("US",)
-    negative_min_similarity: float = 0.5
+    outcome_weight: float = setting("dataset_outcome_weight")
+    min_sft_rows: int = setting("dataset_min_sft_rows")
+    dev_share: float = setting("dataset_dev_share")
+    max_rows_per_voter: int = setting("dataset_max_rows_per_voter")
+    max_rows_per_conversation: int = setting("dataset_max_rows_per_conversation")
+    max_rows_per_answer: int = setting("dataset_max_rows_per_answer")
+    pii_regions: tuple[str, ...] = setting("dataset_pii_regions", comma_list)
+    negative_min_similarity: float = setting("dataset_negative_min_similarity")
     reviewed_weight: float = field(default=1.0, init=False)
 
     def __post_init__(self) -> None:
@@ -69,20 +71,6 @@ class DatasetConfig:
             raise ValueError("negative_min_similarity must be between 0 and 1")
         object.__setattr__(
             self, "pii_regions", tuple(r.strip().upper() for r in self.pii_regions if r.strip())
-        )
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> DatasetConfig:
-        """The configuration named by the ``ASSISTANT_DATASET_*`` settings."""
-        return cls(
-            outcome_weight=settings.dataset_outcome_weight,
-            min_sft_rows=settings.dataset_min_sft_rows,
-            dev_share=settings.dataset_dev_share,
-            max_rows_per_voter=settings.dataset_max_rows_per_voter,
-            max_rows_per_conversation=settings.dataset_max_rows_per_conversation,
-            max_rows_per_answer=settings.dataset_max_rows_per_answer,
-            pii_regions=tuple(settings.dataset_pii_regions.split(",")),
-            negative_min_similarity=settings.dataset_negative_min_similarity,
         )
 
     def to_dict(self) -> dict[str, Any]:

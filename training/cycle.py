@@ -6,17 +6,16 @@ it records every stage in its run record, so progress is visible from anywhere. 
 from the configured base models each time, on everything reviewed so far, so a cycle is
 reproducible; the candidate is an ordinary release (kind ``cycle``) whose parent is the release
 that was active, and it is activated only when the gate passes.
+
+This module is the orchestration and the judging of candidates (the gate's measurements, and
+the retrieval-only fallback candidate); the stages that train are in :mod:`training.stages`.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
-import shlex
 import shutil
-import subprocess
-import sys
 import traceback
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -26,17 +25,13 @@ from typing import Any
 from assistant import runs
 from assistant.config import Settings
 from assistant.generation.prompts import PROMPT_VERSION
-from assistant.ingest.runner import reembed
-from assistant.releases import EMBEDDER_DIR, TUNED_PREFIX, ReleaseManifest, ReleaseRegistry
+from assistant.releases import ReleaseManifest, ReleaseRegistry
 from assistant.retrieval.embedder import Embedder
-from assistant.retrieval.snapshot import IndexSnapshot
 from assistant.store import Store
 from assistant.store.models import utcnow
 from training.datasets import DatasetBuild, build_datasets
-from training.lora import LoraTrainingConfig, Progress, RunCancelled, TrainResult
-
-log = logging.getLogger(__name__)
-ADAPTER_DIR = "adapter"
+from training.lora import RunCancelled
+from training.stages import ADAPTER_DIR, CycleRun, generator_stage, retrieval_stage
 
 
 @dataclass
@@ -58,42 +53,6 @@ class CycleResult:
         return asdict(self)
 
 
-class _Run:
-    """The run record of one cycle, updated as it goes."""
-
-    def __init__(self, store: Store, run_id: str) -> None:
-        self.store = store
-        self.id = run_id
-
-    def stage(self, name: str) -> None:
-        self.check_cancel()
-        runs.update_run(self.store, self.id, stage=name, step=0, total_steps=0, loss=None, eta_s=None)
-        runs.log_line(self.store, self.id, f"stage {name}")
-        runs.heartbeat(self.store, self.id)
-
-    def progress(self, progress: Progress) -> None:
-        runs.update_run(
-            self.store,
-            self.id,
-            step=progress.step,
-            total_steps=progress.total_steps,
-            loss=progress.loss,
-            eta_s=progress.eta_s,
-        )
-        runs.heartbeat(self.store, self.id)
-
-    def should_stop(self) -> bool:
-        return runs.cancel_requested(self.store, self.id)
-
-    def check_cancel(self) -> None:
-        if self.should_stop():
-            raise RunCancelled
-
-    def log(self, line: str) -> None:
-        log.info("%s: %s", self.id, line)
-        runs.log_line(self.store, self.id, line)
-
-
 def run_cycle(
     settings: Settings,
     store: Store,
@@ -112,7 +71,7 @@ def run_cycle(
     ``force`` trains again even when nothing is new since the last cycle on this release.
     """
     run_id = run_id or runs.create_run(store, requested_by=requested_by)
-    run = _Run(store, run_id)
+    run = CycleRun(store, run_id)
     result = CycleResult(run_id=run_id, status="running")
     stale = timedelta(minutes=settings.cycle_lock_stale_minutes)
     try:
@@ -132,7 +91,7 @@ def run_cycle(
         runs.release_lock(store, run_id)
 
 
-def _finish(run: _Run, result: CycleResult, status: str, *, reason: str | None = None) -> CycleResult:
+def _finish(run: CycleRun, result: CycleResult, status: str, *, reason: str | None = None) -> CycleResult:
     result.status = status
     result.reason = reason or result.reason
     if result.reason:
@@ -157,7 +116,7 @@ def _cycle(
     settings: Settings,
     store: Store,
     registry: ReleaseRegistry,
-    run: _Run,
+    run: CycleRun,
     result: CycleResult,
     activate: bool | None,
     embedder: Embedder | None,
@@ -173,10 +132,10 @@ def _cycle(
     run.stage("datasets")
     build = build_datasets(store, settings, release_dir=registry.path(parent.id))
     result.dataset = build.to_dict() | {"manifest": None}
-    if build.skipped or build.path is None:
+    if build.skipped or build.path is None or build.dataset_id is None:
         result.reason = build.reason
         return
-    runs.update_run(store, run.id, dataset_id=build.dataset_id, examples=_rows(build, "sft", "train"))
+    runs.update_run(store, run.id, dataset_id=build.dataset_id, examples=build.rows("sft", "train"))
     run.log(f"dataset {build.dataset_id}: {build.counts}")
     earlier = None if force else runs.run_for_dataset(store, build.dataset_id, parent.id, exclude=run.id)
     if earlier is not None:  # nothing new since: running again would only repeat that cycle
@@ -185,8 +144,10 @@ def _cycle(
 
     staging = registry.staging_dir()
     try:
-        adapter = _train_generator(settings, parent, registry, build, staging, run, result)
-        embedder_name, snapshot = _train_retriever(settings, parent, registry, build, staging, run, result)
+        adapter = generator_stage(settings, parent, registry, build, staging, run, result.stages)
+        embedder_name, snapshot = retrieval_stage(
+            settings, parent, registry, build, staging, run, result.stages
+        )
         run.stage("release")
         snapshot.save(staging)
         candidate = registry.create(
@@ -236,7 +197,9 @@ def _cycle(
         run.log(f"activated {candidate.id}")
 
 
-def _judge(gate: _Gate, registry: ReleaseRegistry, candidate: ReleaseManifest, run: _Run) -> dict[str, Any]:
+def _judge(
+    gate: _Gate, registry: ReleaseRegistry, candidate: ReleaseManifest, run: CycleRun
+) -> dict[str, Any]:
     """Gate ``candidate`` and keep the report with it (checksummed like its other files)."""
     report = gate.judge(candidate)
     registry.attach(candidate.id, runs.GATE_REPORT_FILE, json.dumps(report, indent=2).encode())
@@ -277,157 +240,6 @@ def _retrieval_only(
 
 def _in(relative: str, folder: str | None) -> bool:
     return folder is not None and relative.startswith(folder.rstrip("/") + "/")
-
-
-def _rows(build: DatasetBuild, kind: str, split: str) -> int:
-    return int(build.counts.get(kind, {}).get(split, 0))
-
-
-def _train_generator(
-    settings: Settings,
-    parent: ReleaseManifest,
-    registry: ReleaseRegistry,
-    build: DatasetBuild,
-    staging: Path,
-    run: _Run,
-    result: CycleResult,
-) -> str | None:
-    """Train the LoRA adapter (and KTO) into ``staging``; returns the release's adapter folder name."""
-    assert build.path is not None
-    if not settings.train_sft or settings.generator_backend != "local":
-        if parent.adapter:  # keep serving the adapter the parent had
-            shutil.copytree(registry.path(parent.id) / parent.adapter, staging / parent.adapter)
-        result.stages["sft"] = {
-            "skipped": "off in settings" if not settings.train_sft else "remote generator"
-        }
-        return parent.adapter
-    from assistant.generation.local import resolve_weights
-    from training.lora import train_sft
-
-    base = resolve_weights(settings.generator, settings.model_cache_dir)
-    config = LoraTrainingConfig(
-        r=settings.lora_r,
-        alpha=settings.lora_alpha,
-        epochs=settings.lora_epochs,
-        max_steps=settings.lora_max_steps,
-        learning_rate=settings.lora_learning_rate,
-        batch_size=settings.lora_batch_size,
-        max_length=settings.lora_max_length,
-    )
-    run.stage("sft")
-    if settings.train_launcher:
-        sft = _launch_sft(settings, base, build.path / "sft", staging / ADAPTER_DIR, config, run)
-    else:
-        sft = train_sft(
-            base,
-            build.path / "sft",
-            staging / ADAPTER_DIR,
-            config,
-            on_progress=run.progress,
-            should_stop=run.should_stop,
-        )
-    if sft.cancelled:
-        raise RunCancelled
-    result.stages["sft"] = {
-        "examples": sft.examples,
-        "steps": sft.steps,
-        "train_loss": sft.train_loss,
-        "eval_loss": sft.eval_loss,
-        "seconds": round(sft.seconds, 1),
-    }
-    if settings.train_kto:
-        _train_kto(base, build, staging, run, result)
-    return ADAPTER_DIR
-
-
-def _launch_sft(
-    settings: Settings, base: str, data: Path, out: Path, config: LoraTrainingConfig, run: _Run
-) -> TrainResult:
-    """The SFT stage in child processes started by ``settings.train_launcher`` (multi-GPU)."""
-    command = shlex.split(settings.train_launcher)
-    beside = Path(sys.executable).parent / command[0]  # `accelerate` from this environment
-    if "/" not in command[0] and beside.exists():
-        command[0] = str(beside)
-    command += ["-m", "training.lora", "--base", base, "--data", str(data), "--out", str(out)]
-    command += ["--config", json.dumps(asdict(config)), "--run-id", run.id]
-    run.log("launch: " + " ".join(command))
-    env = runs.child_env(settings)
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
-    if done.returncode != 0:
-        run.check_cancel()
-        raise RuntimeError(f"the SFT launcher failed ({done.returncode}): {done.stderr[-2000:]}")
-    fields = json.loads(done.stdout.strip().splitlines()[-1])
-    return TrainResult(**(fields | {"adapter_dir": Path(fields["adapter_dir"])}))
-
-
-def _train_kto(base: str, build: DatasetBuild, staging: Path, run: _Run, result: CycleResult) -> None:
-    from training.kto import train_kto
-
-    assert build.path is not None
-    run.stage("kto")
-    try:
-        kto = train_kto(
-            base,
-            staging / ADAPTER_DIR,
-            build.path / "kto",
-            staging / ".kto",
-            on_progress=run.progress,
-            should_stop=run.should_stop,
-        )
-    except ValueError as exc:  # e.g. only 👍 so far: the SFT adapter stands
-        result.stages["kto"] = {"skipped": str(exc)}
-        run.log(f"kto skipped: {exc}")
-        return
-    if kto.cancelled:
-        raise RunCancelled
-    shutil.rmtree(staging / ADAPTER_DIR)
-    (staging / ".kto").rename(staging / ADAPTER_DIR)
-    result.stages["kto"] = {"examples": kto.examples, "steps": kto.steps, "train_loss": kto.train_loss}
-
-
-def _train_retriever(
-    settings: Settings,
-    parent: ReleaseManifest,
-    registry: ReleaseRegistry,
-    build: DatasetBuild,
-    staging: Path,
-    run: _Run,
-    result: CycleResult,
-) -> tuple[str, IndexSnapshot]:
-    """Tune the embedder and re-embed the parent's index with it, or keep the parent's index."""
-    assert build.path is not None
-    snapshot = IndexSnapshot.load(registry.path(parent.id))
-    pairs = _rows(build, "pairs", "train")
-    if not settings.train_retriever or pairs < 2:
-        why = "off in settings" if not settings.train_retriever else f"{pairs} pairs (needs 2)"
-        result.stages["retriever"] = {"skipped": why}
-        if parent.embedder.startswith(TUNED_PREFIX):
-            shutil.copytree(registry.path(parent.id) / EMBEDDER_DIR, staging / EMBEDDER_DIR)
-        return parent.embedder, snapshot
-    from training.retriever import RetrieverTrainingConfig, train_retriever
-
-    run.stage("retriever")
-    config = RetrieverTrainingConfig(
-        epochs=settings.retriever_epochs, batch_size=settings.retriever_batch_size
-    )
-    tuned = train_retriever(settings.embedder, build.path / "pairs", staging / EMBEDDER_DIR, config)
-    result.stages["retriever"] = {
-        "examples": tuned.examples,
-        "steps": tuned.steps,
-        "train_loss": tuned.train_loss,
-        "seconds": round(tuned.seconds, 1),
-    }
-    run.check_cancel()
-    run.stage("index")
-    name = f"{TUNED_PREFIX}{run.id}"
-    embedder = Embedder(str(staging / EMBEDDER_DIR), name=name)
-    return name, reembed(
-        snapshot, embedder, settings, lambda _stage, done, total: _index_progress(run, done, total)
-    )
-
-
-def _index_progress(run: _Run, done: int, total: int) -> None:
-    runs.update_run(run.store, run.id, step=done, total_steps=total)
 
 
 class _Gate:

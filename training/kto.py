@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import cast
 
 from datasets import DatasetDict, load_from_disk
 
@@ -104,7 +105,7 @@ def train_kto(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     out_dir.mkdir(parents=True, exist_ok=True)
-    trainer.model.save_pretrained(str(out_dir))
+    cast(PeftModel, trainer.model).save_pretrained(str(out_dir))  # the adapter only
     if (adapter_dir / LORA_CONFIG_FILE).exists() and adapter_dir != out_dir:  # the SFT stage's record
         shutil.copy2(adapter_dir / LORA_CONFIG_FILE, out_dir / LORA_CONFIG_FILE)
     config.save(out_dir)

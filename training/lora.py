@@ -16,34 +16,39 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from datasets import Dataset, DatasetDict, load_from_disk
 from transformers import PrinterCallback, TrainerCallback
+
+from training.defaults import FromSettings, comma_list, setting
 
 CONFIG_FILE = "training_config.json"
 TRAIN_COLUMNS = ["prompt", "completion"]
 
 
 @dataclass(frozen=True)
-class LoraTrainingConfig:
+class LoraTrainingConfig(FromSettings):
     """The adapter's shape and how it is trained; saved next to the adapter it made.
 
-    Defaults suit SmolLM2-135M on a small CPU: attention projections only, rank 8, a short run.
-    ``max_steps`` > 0 caps the run (tests, smoke runs) whatever ``epochs`` says.
+    Each field but ``extra`` mirrors an ``ASSISTANT_LORA_*`` setting (``seed``: ``ASSISTANT_TRAIN_SEED``)
+    and defaults to it: defaults that suit SmolLM2-135M on a small CPU (attention projections
+    only, rank 8, a short run). :meth:`~training.defaults.FromSettings.from_settings` reads them
+    from the settings. ``max_steps`` > 0 caps the run (tests, smoke runs) whatever ``epochs``
+    says; ``extra`` is passed to TRL's ``SFTConfig`` as is.
     """
 
-    r: int = 8
-    alpha: int = 16
-    dropout: float = 0.05
-    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
-    epochs: float = 2.0
-    max_steps: int = -1
-    learning_rate: float = 2e-4
-    batch_size: int = 4
-    gradient_accumulation: int = 1
-    max_length: int = 768
-    seed: int = 0
+    r: int = setting("lora_r")
+    alpha: int = setting("lora_alpha")
+    dropout: float = setting("lora_dropout")
+    target_modules: tuple[str, ...] = setting("lora_target_modules", comma_list)
+    epochs: float = setting("lora_epochs")
+    max_steps: int = setting("lora_max_steps")
+    learning_rate: float = setting("lora_learning_rate")
+    batch_size: int = setting("lora_batch_size")
+    gradient_accumulation: int = setting("lora_gradient_accumulation")
+    max_length: int = setting("lora_max_length")
+    seed: int = setting("train_seed")
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -200,7 +205,8 @@ def train_sft(
 ) -> TrainResult:
     """Train a LoRA adapter on ``data`` (a saved ``sft`` DatasetDict) and save it in ``out_dir``.
 
-    ``base_model`` is a local folder or hub id of the generator. Uses a GPU when there is one.
+    ``base_model`` is a local folder or hub id of the generator; ``config`` defaults to
+    ``LoraTrainingConfig()`` (the settings' defaults). Uses a GPU when there is one.
     ``on_progress`` hears every step; when ``should_stop`` returns True the run stops at the
     next step and nothing is written (``cancelled=True``).
     """
@@ -251,7 +257,7 @@ def train_sft(
         callbacks=[reporter],
     )
     quiet(trainer)
-    tokens = sum(len(ids) for ids in trainer.train_dataset["input_ids"])
+    tokens = sum(len(ids) for ids in cast(Dataset, trainer.train_dataset)["input_ids"])  # tokenised by now
     try:
         output = trainer.train()
     except RunCancelled:

@@ -18,21 +18,27 @@ from pathlib import Path
 from datasets import Dataset, DatasetDict, load_from_disk
 
 from assistant.retrieval.embedder import resolve_embedder_path
+from training.defaults import FromSettings, setting
 from training.lora import QUIET_RUN, quiet
 
 CONFIG_FILE = "retriever_training_config.json"
 
 
 @dataclass(frozen=True)
-class RetrieverTrainingConfig:
-    """How the embedder is tuned; saved beside the model it made."""
+class RetrieverTrainingConfig(FromSettings):
+    """How the embedder is tuned; saved beside the model it made.
 
-    epochs: float = 1.0
-    max_steps: int = -1
-    batch_size: int = 16
-    learning_rate: float = 2e-5
-    warmup_ratio: float = 0.1
-    seed: int = 0
+    Each field mirrors an ``ASSISTANT_RETRIEVER_*`` setting (``seed``: ``ASSISTANT_TRAIN_SEED``)
+    and defaults to it; :meth:`~training.defaults.FromSettings.from_settings` reads them from the
+    settings.
+    """
+
+    epochs: float = setting("retriever_epochs")
+    max_steps: int = setting("retriever_max_steps")
+    batch_size: int = setting("retriever_batch_size")
+    learning_rate: float = setting("retriever_learning_rate")
+    warmup_ratio: float = setting("retriever_warmup_ratio")
+    seed: int = setting("train_seed")
 
     def save(self, folder: Path) -> None:
         (folder / CONFIG_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
@@ -74,7 +80,10 @@ def train_retriever(
     out_dir: Path,
     config: RetrieverTrainingConfig | None = None,
 ) -> RetrieverResult:
-    """Tune ``base_model`` (an embedder id or folder) on the pairs in ``data``; save it in ``out_dir``."""
+    """Tune ``base_model`` (an embedder id or folder) on the pairs in ``data``; save it in ``out_dir``.
+
+    ``config`` defaults to ``RetrieverTrainingConfig()`` (the settings' defaults).
+    """
     import torch
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss

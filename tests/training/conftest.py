@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from assistant.config import Settings
 from assistant.pipeline import Assistant
 from assistant.review.actions import review
 from assistant.review.flags import flag_interaction
 from assistant.store import record_feedback
 from training.config import DatasetConfig
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """The suite's settings without the answer check: these tests plant answers the check would
+    replace (it is tested in tests/generation), to see what the training data makes of them."""
+    return Settings(home=tmp_path / "home", answer_check=False, _env_file=None)
 
 
 @pytest.fixture

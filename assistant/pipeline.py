@@ -18,8 +18,10 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from assistant.config import Settings
+from assistant.generation.answer_check import AnswerCheck
 from assistant.generation.base import Generator, load_generator
 from assistant.generation.citations import CitationFilter
+from assistant.generation.extractive import extractive_answer
 from assistant.generation.guard import OutputGuard
 from assistant.generation.prompts import build_messages, rewrite_query
 from assistant.generation.streaming import FilterChain
@@ -27,6 +29,7 @@ from assistant.ingest.runner import IngestReport, Progress, ingest_paths
 from assistant.releases import ReleaseManifest, ReleaseRegistry
 from assistant.retrieval.abstention import abstains
 from assistant.retrieval.embedder import Embedder
+from assistant.retrieval.passages import best_sentences
 from assistant.retrieval.retriever import SearchResult
 from assistant.review.curated import CuratedMatch, CuratedMatcher, record_serving
 from assistant.review.flags import flag_interaction
@@ -78,6 +81,7 @@ class Draft:
     curated: CuratedMatch | None = None
     abstained: bool = False
     guarded: bool = False  # the output guard withheld the answer or removed links from it
+    fallback: str | None = None  # why the model's answer was replaced by an extractive one
     prompt: str | None = None
     text: str = ""
     citations: list[Citation] = field(default_factory=list)
@@ -243,12 +247,18 @@ class Assistant:
         vector = (
             self.embedder.encode_query(query) if use_curated or serving.embedder is self.embedder else None
         )
-        curated = self.curated.match(vector, self.settings.curated_min_similarity) if use_curated else None
+        curated = (
+            self.curated.match(vector, self.settings.curated_min_similarity)
+            if use_curated and vector is not None
+            else None
+        )
+        same_embedder = serving.embedder is self.embedder  # then one embedding serves both
         if curated is not None:
             result = SearchResult([], curated.similarity)
         else:
-            same = serving.embedder is self.embedder  # then one embedding serves both
-            result = serving.retriever.search(query, self.settings.top_k, vector=vector if same else None)
+            result = serving.retriever.search(
+                query, self.settings.top_k, vector=vector if same_embedder else None
+            )
         draft.result, draft.curated = result, curated
         draft.latency["retrieve"] = _ms_since(draft.started)
         draft.abstained = curated is None and abstains(result, self.settings.min_confidence)
@@ -261,23 +271,35 @@ class Assistant:
             draft.text = ABSTAIN_MESSAGE
             yield Delta(draft.text)
             return
-        messages = build_messages(question, result.hits, history)
+        hits = result.hits[: self.settings.prompt_sources]
+        about = vector if same_embedder and vector is not None else query  # in the release's space
+        passages = best_sentences(
+            about, [hit.chunk.text for hit in hits], serving.embedder, keep=self.settings.prompt_sentences
+        )
+        messages = build_messages(question, hits, history, passages=[" ".join(p) for p in passages])
         draft.prompt = "\n\n".join(f"{m['role']}: {m['content']}" for m in messages)
         draft.latency["prompt"] = _ms_since(draft.started)
         assert serving.generator is not None
-        yield from self._generate(serving.generator, messages, result.hits, draft)
+        yield from self._generate(serving.generator, messages, hits, draft)
+        if draft.fallback:  # nothing of the model's answer passed the answer check
+            draft.text, draft.citations = extractive_answer(about, hits, serving.embedder)
+            yield Delta(draft.text)
 
     def _generate(
         self, generator: Generator, messages: list[dict[str, str]], hits: Sequence[Hit], draft: Draft
     ) -> Iterator[Delta]:
-        """Stream the model's answer through the citation rule and the output guard into ``draft``.
+        """Stream the model's answer through the citation rule, the answer check and the output
+        guard into ``draft``.
 
-        ``draft.text`` is exactly what was streamed (a cut-off stream logs that much); an answer
-        the guard withholds becomes the hand-off message.
+        ``draft.text`` is exactly what was streamed (a cut-off stream logs that much). Generation
+        stops when the answer starts to loop; when nothing passed the check, ``draft.fallback``
+        says why; an answer the guard withholds becomes the hand-off message.
         """
         guarded = answer_guard(messages, hits, self.settings).stream()
         citing = CitationFilter(len(hits))
-        filters = FilterChain(citing, guarded)
+        check = AnswerCheck(f"{hit.chunk.title}\n{hit.chunk.text}" for hit in hits)
+        checking = self.settings.answer_check
+        filters = FilterChain(citing, check, guarded) if checking else FilterChain(citing, guarded)
         draft.usage = Usage()  # unknown until the generator says
         pieces = generator.stream(messages, max_new_tokens=self.settings.max_new_tokens, usage=draft.usage)
         for piece in pieces:
@@ -287,6 +309,11 @@ class Assistant:
             if visible:
                 draft.text += visible
                 yield Delta(visible)
+            if check.stop:  # a loop began: nothing more worth generating
+                close = getattr(pieces, "close", None)
+                if close is not None:
+                    close()
+                break
         tail = filters.flush()
         if tail:
             draft.text += tail
@@ -298,8 +325,9 @@ class Assistant:
             yield Delta(f"\n\n{ABSTAIN_MESSAGE}" if streamed else ABSTAIN_MESSAGE)
             return
         draft.guarded = guarded.links_removed > 0
+        draft.fallback = check.failure if checking else None
         draft.citations = citing.citations(hits) or [Citation.of(1, hits[0])]
-        if (draft.usage.completion_tokens or 0) >= self.settings.max_new_tokens:
+        if not check.stop and (draft.usage.completion_tokens or 0) >= self.settings.max_new_tokens:
             draft.finish_reason = "length"
 
     def _log(
@@ -357,11 +385,17 @@ class Assistant:
             )
             if curated_answer_id:
                 record_serving(session, curated_answer_id)
-        if abstained or draft.guarded or result.confidence < self.settings.flag_below_confidence:
+        needs_review = abstained or draft.guarded or draft.fallback
+        if needs_review or result.confidence < self.settings.flag_below_confidence:
             try:
                 with self.store.session() as session:
                     flag_interaction(
-                        session, interaction_id, self.settings, self.embedder, guarded=draft.guarded
+                        session,
+                        interaction_id,
+                        self.settings,
+                        self.embedder,
+                        guarded=draft.guarded,
+                        fallback=draft.fallback,
                     )
             except Exception:  # flagging must never cost the customer their answer
                 log.exception("could not flag interaction %s", interaction_id)

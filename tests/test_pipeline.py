@@ -10,6 +10,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from assistant.config import Settings
 from assistant.pipeline import ABSTAIN_MESSAGE, ConversationNotOpen, Delta, Done
+from assistant.review.flags import list_flags
 from assistant.store import ConversationRow, InteractionRow, get_interaction
 from tests.fakes import FakeGenerator
 
@@ -26,7 +27,7 @@ def test_answer_is_cited_streamed_and_logged(ingested) -> None:
     deltas = [e.text for e in events if isinstance(e, Delta)]
     [done] = [e for e in events if isinstance(e, Done)]
     answer = done.answer
-    assert len(deltas) > 3 and "".join(deltas).strip() == answer.answer
+    assert len(deltas) >= 2 and "".join(deltas).strip() == answer.answer  # streamed sentence by sentence
     assert not answer.abstained and answer.citations[0].doc_id == "password.md"
     assert answer.release == ingested.registry.current_id()
     with ingested.store.session() as session:
@@ -194,13 +195,43 @@ def test_an_answer_cut_off_at_the_token_limit_says_so(
 def test_the_logged_answer_is_the_streamed_answer(settings: Settings, kb_dir: Path, make_assistant) -> None:
     """One citation rule for the stream and the log: "[1; 9]" keeps [1] in both, a marker to no
     source goes from both, however the model's pieces fall."""
-    fake = FakeGenerator(answer="Open Settings [1; 9] then Security [7]. Done [1][1].")
+    fake = FakeGenerator(
+        answer="Click Forgot password [1; 9] on the sign-in page [7]. The link expires [1][1]."
+    )
     assistant = make_assistant(settings, generator=fake)
     assistant.ingest([kb_dir])
     events = list(assistant.ask_stream("How do I reset my password?"))
     streamed = "".join(e.text for e in events if isinstance(e, Delta))
     [done] = [e for e in events if isinstance(e, Done)]
-    assert streamed == done.answer.answer == "Open Settings [1] then Security. Done [1][1]."
+    assert (
+        streamed
+        == done.answer.answer
+        == "Click Forgot password [1] on the sign-in page. The link expires [1][1]."
+    )
     with assistant.store.session() as session:
         assert get_interaction(session, done.answer.interaction_id).answer == streamed
     assert [c.number for c in done.answer.citations] == [1]
+
+
+def test_a_refusal_of_a_covered_question_gets_the_article_instead(
+    settings: Settings, kb_dir: Path, make_assistant
+) -> None:
+    """The model refuses although retrieval found the article: the customer gets its sentences,
+    cited, and a lead gets the interaction flagged "refused"."""
+    fake = FakeGenerator(answer="I'm unable to assist with passwords, as I'm not a customer support AI.")
+    assistant = make_assistant(settings, generator=fake)
+    assistant.ingest([kb_dir])
+    answer = assistant.ask("How do I reset my password?")
+    assert answer.answer.startswith("From *Resetting your password*: ") and "Forgot password" in answer.answer
+    assert "unable" not in answer.answer and answer.citations[0].doc_id == "password.md"
+    with assistant.store.session() as session:
+        assert list_flags(session)[0]["reasons"] == ["refused"]
+
+
+def test_a_loop_stops_generating(settings: Settings, kb_dir: Path, make_assistant) -> None:
+    fake = FakeGenerator(answer="Click Forgot password on the sign-in page. " * 20)
+    assistant = make_assistant(settings, generator=fake)
+    assistant.ingest([kb_dir])
+    answer = assistant.ask("How do I reset my password?")
+    assert answer.answer == "Click Forgot password on the sign-in page." and answer.finish_reason == "stop"
+    assert answer.usage.completion_tokens is not None and answer.usage.completion_tokens < 30

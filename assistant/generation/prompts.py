@@ -25,19 +25,28 @@ _FOLLOW_UP_OPENERS = ("what about", "how about", "and ", "also", "what if", "why
 _SHORT_QUESTION_WORDS = 3
 
 
-def build_messages(question: str, hits: Sequence[Hit], history: Sequence[Turn]) -> list[dict[str, str]]:
+def build_messages(
+    question: str,
+    hits: Sequence[Hit],
+    history: Sequence[Turn],
+    *,
+    passages: Sequence[str] | None = None,
+) -> list[dict[str, str]]:
     """Chat messages for one answer: instructions, earlier turns, then numbered sources and the question.
 
-    Source ``n`` is ``hits[n - 1]``; :func:`~assistant.generation.citations.extract_citations`
-    maps the answer's ``[n]`` markers back to them. Sources are listed best last, one line
-    each, right before the bare question: a 135M model then answers in prose from the best
-    source instead of continuing the list.
+    Source ``n`` is ``hits[n - 1]``, shown as ``passages[n - 1]`` (the sentences of it that
+    answer, :func:`assistant.retrieval.passages.best_sentences`) or else as the start of its
+    text; :class:`~assistant.generation.citations.CitationFilter` maps the answer's ``[n]``
+    markers back to them. Sources are listed best last, one line each, right before the bare
+    question: a 135M model then answers in prose from the best source instead of continuing
+    the list.
     """
     messages = [{"role": "system", "content": SYSTEM_PROMPT}]
     messages += [{"role": t.role, "content": t.content} for t in history if t.role in ("user", "assistant")]
     numbered = list(enumerate(hits, 1))
+    shown = list(passages) if passages is not None else [hit.chunk.text for hit in hits]
     sources = "\n".join(
-        f"Source [{n}] {hit.chunk.title}: {_trim(hit.chunk.text, SOURCE_CHARS)}"
+        f"Source [{n}] {hit.chunk.title}: {_trim(shown[n - 1], SOURCE_CHARS)}"
         for n, hit in reversed(numbered)
     )
     body = f"{sources}\n\n{question.strip()}" if hits else question.strip()

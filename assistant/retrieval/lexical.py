@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
 import bm25s
 import numpy as np
+from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 
 @lru_cache(maxsize=1)
@@ -15,6 +17,15 @@ def _stemmer():
     import Stemmer
 
     return Stemmer.Stemmer("english")
+
+
+_WORDS = re.compile(r"[a-z]{2,}")  # "i'm" gives "i" and "m": contractions fall away
+
+
+def content_terms(text: str) -> set[str]:
+    """The stemmed words of ``text`` that carry meaning (no stopwords), as BM25 sees them."""
+    words = [word for word in _WORDS.findall(text.lower()) if word not in STOPWORDS_EN_PLUS]
+    return set(_stemmer().stemWords(words))
 
 
 def _tokenize(texts: Sequence[str], *, return_ids: bool):

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 NEGATIVE_REASONS = ("thumbs_down", "escalated", "unresolved", "guarded")
 VOTE_BURST = "vote_burst"
 GUARDED = "guarded"  # the output guard withheld a prompt leak or removed a link off the allow-list
+# the model's answer was replaced by an extractive one (assistant.generation.answer_check): why
+FALLBACK_REASONS = ("degenerate", "refused", "ungrounded")
 # priority = UNCERTAINTY_WEIGHT * (1 - confidence) + NEGATIVE_WEIGHT * negative outcomes
 #          + BURST_WEIGHT * vote burst + ABSTAIN_WEIGHT * abstained
 #          + SIMILAR_WEIGHT * other open flags in the cluster
@@ -44,13 +46,15 @@ def compute_reasons(
     settings: Settings,
     vote_burst: bool = False,
     guarded: bool = False,
+    fallback: Sequence[str] = (),
 ) -> list[str]:
     """The reasons an interaction deserves review, in a fixed order (empty: it does not).
 
     ``feedback``: the interaction's feedback events, or the :class:`Outcome` pairs
-    :func:`flag_interaction` reads.
+    :func:`flag_interaction` reads; ``fallback``: why the model's answer was replaced.
     """
     found: set[str] = {VOTE_BURST} if vote_burst else set()
+    found.update(fallback)
     if guarded:
         found.add(GUARDED)
     if abstained:
@@ -62,7 +66,16 @@ def compute_reasons(
             found.add("thumbs_down")
         if event.resolution in ("escalated", "unresolved"):
             found.add(event.resolution)
-    order = (GUARDED, VOTE_BURST, "thumbs_down", "escalated", "unresolved", "abstained", "low_confidence")
+    order = (
+        GUARDED,
+        VOTE_BURST,
+        "thumbs_down",
+        "escalated",
+        "unresolved",
+        *FALLBACK_REASONS,
+        "abstained",
+        "low_confidence",
+    )
     return [reason for reason in order if reason in found]
 
 
@@ -92,19 +105,21 @@ def flag_interaction(
     *,
     vote_burst: bool = False,
     guarded: bool = False,
+    fallback: str | None = None,
 ) -> FlagRow | None:
     """Create or update the open flag of one interaction; None when it needs no review.
 
     A flag already reviewed (not open) is left as it is. With an ``embedder`` the question is
     embedded and the open flags re-clustered at once; without one that waits for
-    :func:`~assistant.review.clusters.recluster` (e.g. ``assistant review list``). ``vote_burst``
-    and ``guarded`` (the output guard intervened) add those reasons; an open flag keeps them
-    once it has them.
+    :func:`~assistant.review.clusters.recluster` (e.g. ``assistant review list``). ``vote_burst``,
+    ``guarded`` (the output guard intervened) and ``fallback`` (why the model's answer was
+    replaced) add those reasons; an open flag keeps them once it has them.
     """
     interaction = session.get(InteractionRow, interaction_id)
     if interaction is None:
         raise LookupError(f"unknown interaction {interaction_id!r}")
     flag = session.scalars(_FLAG_OF, {"interaction_id": interaction_id}).one_or_none()
+    kept = flag.reasons if flag is not None else []
     reasons = compute_reasons(
         abstained=interaction.abstained,
         confidence=interaction.confidence,
@@ -112,6 +127,7 @@ def flag_interaction(
         settings=settings,
         vote_burst=vote_burst or (flag is not None and VOTE_BURST in flag.reasons),
         guarded=guarded or (flag is not None and GUARDED in flag.reasons),
+        fallback=[reason for reason in (fallback, *kept) if reason in FALLBACK_REASONS],
     )
     if not reasons:
         return flag

@@ -83,10 +83,11 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime()}
 
     def __repr__(self) -> str:
-        keys = ", ".join(
-            f"{column.key}={getattr(self, column.key, None)!r}" for column in self.__mapper__.primary_key
-        )
-        return f"{type(self).__name__}({keys})"
+        keys = []
+        for column in self.__mapper__.primary_key:
+            assert column.key is not None  # a table's columns always have one
+            keys.append(f"{column.key}={getattr(self, column.key, None)!r}")
+        return f"{type(self).__name__}({', '.join(keys)})"
 
 
 class DocumentRow(Base):
@@ -177,6 +178,9 @@ FLAG_REASONS = (
     "unresolved",
     "vote_burst",
     "guarded",
+    "degenerate",  # the model's answer looped, refused or was not grounded in the sources:
+    "refused",  # the customer got an extractive answer instead (assistant/generation/answer_check.py)
+    "ungrounded",
 )
 
 

@@ -1,0 +1,174 @@
+"""The answer check: a small model's loops, refusals and filler never reach the customer.
+
+Measured on the default model (SmolLM2-135M, demo help centre): many answers looped until the
+token limit ("Get invoice: Get invoice …"), refused questions the sources covered ("I'm unable
+to assist with creating an account"), or said nothing from the article ("I'm here to assist
+you"). :class:`AnswerCheck` is a stream filter that judges the answer one sentence at a time,
+before the sentence is shown:
+
+- a sentence said before, one that says a two-word phrase twice in a row, or one that makes a
+  4-word sequence appear a third time, is a loop: it is dropped and generation stops
+  (:attr:`AnswerCheck.stop`);
+- a refusal or disclaimer is dropped (the pipeline only generates when retrieval found sources
+  it is confident cover the question, so a refusal is always of a covered question);
+- a sentence with content words of which fewer than :data:`GROUNDED_SHARE` occur in the
+  sources is made up, and one that says nothing but :data:`FILLER` ("I'm here to help with any
+  questions or issues you may have") is filler: both are dropped;
+- a sentence with fewer than two content words at all ("Sure!", "Here's how:") is shown with
+  the next sentence that passes, and dropped if none does.
+
+When nothing passes, the pipeline answers with an extractive answer from the best source instead
+and flags the interaction with :attr:`AnswerCheck.failure` (``refused``, ``ungrounded`` or
+``degenerate``). :func:`is_degenerate` and :func:`is_refusal` are the same rules for whole texts
+(the evaluation counts answers with them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+from assistant.retrieval.lexical import content_terms
+from assistant.retrieval.passages import SENTENCE_END
+
+GROUNDED_SHARE = 0.5  # at least this share of a sentence's content words must be in the sources
+# Words every support text uses: a sentence made of them says nothing ("I'm here to help with any
+# questions or issues you may have"), so they are not content words for the check.
+FILLER = frozenset(
+    content_terms(
+        "help helping assist assistance support team question questions issue issues inquiry inquiries "
+        "contact reach please need happy glad sorry feel free let know service customer provide any "
+        "information detail details regarding concern concerns ensure sure additional further "
+        "specific particular personal business professional provider experience"
+    )
+)
+MAX_SENTENCE_CHARS = 300  # a "sentence" longer than this is judged as it is (no end in sight)
+REPEATS = 3  # a 4-word sequence seen this many times is a loop
+_NGRAM = 4
+
+_REFUSAL = re.compile(
+    r"\b(?:i'?m|i am) (?:unable|not able|not authori[sz]ed|not a\b)"
+    r"|\bi (?:can ?not|can't|won't) (?:help|assist|provide|answer|access|do that)"
+    r"|\bas an? (?:ai|language model|virtual assistant|customer support (?:ai|assistant|bot))\b"
+    r"|\bi (?:don't|do not) have (?:access|information|the ability)"
+    r"|\bi'?m (?:just )?an? (?:ai|language model|bot)\b"
+    r"|\b(?:beyond|outside) (?:my|the) (?:scope|capabilities)",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[a-z0-9']+")
+_MARKERS = re.compile(r"\[[\d,;\s]+\]")
+
+
+def is_refusal(sentence: str) -> bool:
+    """A refusal or an "as an AI" disclaimer."""
+    return bool(_REFUSAL.search(sentence))
+
+
+def is_degenerate(text: str) -> bool:
+    """A loop: some 4-word sequence three times, or some sentence (of 3+ words) said twice."""
+    words = _WORD.findall(text.lower())
+    grams = Counter(tuple(words[i : i + _NGRAM]) for i in range(len(words) - _NGRAM + 1))
+    if grams and max(grams.values()) >= REPEATS:
+        return True
+    seen: set[str] = set()
+    for part in SENTENCE_END.split(text):
+        key = " ".join(_WORD.findall(part.lower()))
+        if len(key.split()) >= 3:
+            if key in seen:
+                return True
+            seen.add(key)
+    return False
+
+
+class AnswerCheck:
+    """A stream filter over one generated answer, given the texts of the sources it was shown."""
+
+    def __init__(self, sources: Iterable[str]) -> None:
+        self.source_terms = set().union(*(content_terms(text) for text in sources))
+        self.stop = False  # a loop began: the caller should stop generating
+        self.passed = 0  # sentences shown
+        self.dropped: Counter[str] = Counter()  # why sentences were dropped
+        self._held = ""  # the sentence being written
+        self._pending = ""  # short sentences waiting for one that passes
+        self._said: set[str] = set()
+        self._grams: Counter[tuple[str, ...]] = Counter()
+        self._last_words: list[str] = []  # the end of the previous sentence, for 4-grams across two
+
+    @property
+    def failure(self) -> str | None:
+        """Why nothing of the answer could be shown (None when something was)."""
+        if self.passed:
+            return None
+        if self.dropped["degenerate"]:
+            return "degenerate"
+        if self.dropped["refused"]:
+            return "refused"
+        return "ungrounded"
+
+    def feed(self, text: str) -> str:
+        if self.stop:
+            return ""
+        self._held += text
+        out = []
+        while not self.stop:
+            end = SENTENCE_END.search(self._held)
+            if end is None:
+                if len(self._held) <= MAX_SENTENCE_CHARS:
+                    break
+                cut = len(self._held)
+            else:
+                cut = end.end()
+            sentence, self._held = self._held[:cut], self._held[cut:]
+            out.append(self._judge(sentence))
+        return "".join(out)
+
+    def flush(self) -> str:
+        if self.stop or not self._held.strip():
+            self._held = ""
+            return ""
+        sentence, self._held = self._held, ""
+        return self._judge(sentence)
+
+    def _judge(self, sentence: str) -> str:
+        """``sentence`` (with its trailing space) as it may be shown: itself, held, or nothing."""
+        plain = _MARKERS.sub("", sentence)
+        words = _WORD.findall(plain.lower())
+        if not words:
+            return self._release(sentence) if self.passed else ""
+        if self._loops(words):
+            self.stop = True
+            self.dropped["degenerate"] += 1
+            return ""
+        if is_refusal(plain):
+            self.dropped["refused"] += 1
+            return ""
+        said = content_terms(plain)
+        terms = said - FILLER
+        if len(said) < 2:  # "Sure!", "Here's how:": shown only before a sentence that passes
+            self._pending += sentence
+            return ""
+        if len(terms) < 2 or len(terms & self.source_terms) < GROUNDED_SHARE * len(terms):
+            self.dropped["ungrounded"] += 1
+            self._pending = ""  # its lead-in goes with it
+            return ""
+        return self._release(sentence)
+
+    def _release(self, sentence: str) -> str:
+        text, self._pending = self._pending + sentence, ""
+        self.passed += 1
+        return text
+
+    def _loops(self, words: list[str]) -> bool:
+        """True when this sentence repeats an earlier one or completes a repeated 4-word sequence."""
+        key = " ".join(words)
+        if len(words) >= 3 and key in self._said:
+            return True
+        if any(words[i : i + 2] == words[i + 2 : i + 4] for i in range(len(words) - 3)):
+            return True  # "Get invoice: Get invoice": a phrase said twice in a row
+        self._said.add(key)
+        tail = list(self._last_words) + words
+        new = Counter(tuple(tail[i : i + _NGRAM]) for i in range(len(tail) - _NGRAM + 1))
+        self._grams.update(new)
+        self._last_words = tail[-(_NGRAM - 1) :]
+        return any(self._grams[gram] >= REPEATS for gram in new)

@@ -4,6 +4,9 @@
 confident, otherwise streams a grounded answer with numbered citations, and logs the
 interaction with the release that answered it. What answers (the release, its models, the
 hot-swap) is :mod:`assistant.serving`'s job; :meth:`Assistant.refresh` asks it to swap.
+
+Over 400 lines: the one answering path, with its logging; what each step does lives elsewhere
+(retrieval/, generation/, review/), and what remains is their order.
 """
 
 from __future__ import annotations

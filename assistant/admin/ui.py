@@ -5,6 +5,8 @@ Content-Security-Policy holds. Every page needs a login (a 401 sends the browser
 page) and names the roles it allows; every form posts the session's CSRF token, which
 :func:`assistant.admin.deps.authenticate` checks. The login form itself is protected by a
 double-submit cookie, so no one can log a browser into someone else's account.
+
+Just over 400 lines: one route per page, each a few lines over the review modules.
 """
 
 from __future__ import annotations

@@ -150,4 +150,4 @@ def test_official_openai_client_works_unchanged(live_url: str) -> None:
             pieces.append(chunk.choices[0].delta.content)
         if chunk.model_extra.get("interaction_id"):
             extras = chunk.model_extra
-    assert len(pieces) > 3 and extras["citations"][0]["doc_id"] == "password.md"
+    assert len(pieces) >= 2 and extras["citations"][0]["doc_id"] == "password.md"  # sentence by sentence

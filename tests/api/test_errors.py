@@ -22,7 +22,8 @@ from assistant.types import Usage
 QUESTION = "How do I reset my password?"
 UPSTREAM = "http://vllm.internal:8000/v1/chat/completions"
 SESSION = "0123456789abcdef0123456789abcdef"
-WORDS = ["Zebras", "graze", "quietly", "near", "rivers", "today"]
+# a sentence the answer check lets through (it is in the password article), then more
+WORDS = ["Click", "'Forgot", "password'", "on", "the", "sign-in", "page.", "Then", "follow"]
 ROUTES = {
     "chat": ("/v1/chat/completions", {"messages": [{"role": "user", "content": QUESTION}]}, {}),
     "chat-stream": (
@@ -112,7 +113,7 @@ def test_a_failure_mid_stream_ends_it_with_an_error_event(
         }
     }
     streamed = "".join(chunk["choices"][0]["delta"].get("content") or "" for chunk in chunks)
-    assert streamed.startswith("Zebras")
+    assert streamed.startswith("Click 'Forgot password'")
     assert UPSTREAM in caplog.text
     [(question, answer)] = logged(assistant)
     assert question == QUESTION and streamed.startswith(answer)  # logged as far as it got

@@ -86,6 +86,13 @@ def redteam_kb(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """The suite's settings without the answer check: these tests hold the output guard alone to
+    account, and the check would often drop an obeyed attack first and hide whether the guard holds."""
+    return Settings(home=tmp_path / "home", answer_check=False, _env_file=None)
+
+
+@pytest.fixture
 def attacked(
     settings: Settings, redteam_kb: Path, make_assistant, obedient: FakeGenerator, canary_prompt: str
 ) -> Assistant:

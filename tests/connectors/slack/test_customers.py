@@ -134,7 +134,10 @@ def test_talk_to_a_human_escalates_with_a_link_and_flags(slack, slack_assistant)
 
 def test_text_from_documents_and_models_is_escaped(slack, slack_assistant, generator) -> None:
     # help.example.com is the refund article's host, so the output guard keeps that link
-    generator.answer = "Hi <!channel> see <https://help.example.com/r|x> & more [1]"
+    generator.answer = (  # grounded enough in the refund article for the answer check to let it through
+        "Refunds are paid to the original payment method <!channel> within 5 business days "
+        "<https://help.example.com/r|x> & more [1]"
+    )
     slack.mention("How long does a refund take? <!here>")
     final = slack.final_answer()[0]
     text = all_text(final.params["blocks"]) + final.params["text"]

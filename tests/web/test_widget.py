@@ -123,6 +123,7 @@ def api_settings(tmp_path: Path, db_url: str, site: HostSite, widget_limits: dic
         database_url=db_url,
         widget_allowed_origins=site.url,
         allowed_link_hosts="example.com",  # the output guard lets the answers' mailto: links through
+        answer_check=False,  # the model's own hostile output must reach the page to test its escaping
         _env_file=None,
         **widget_limits,
     )

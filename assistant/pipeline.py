@@ -32,7 +32,7 @@ from assistant.ingest.runner import IngestReport, Progress, ingest_paths
 from assistant.releases import ReleaseManifest, ReleaseRegistry
 from assistant.retrieval.abstention import abstains
 from assistant.retrieval.embedder import Embedder
-from assistant.retrieval.passages import best_sentences
+from assistant.retrieval.passages import best_sentences, chunk_body
 from assistant.retrieval.retriever import SearchResult
 from assistant.review.curated import CuratedMatch, CuratedMatcher, record_serving
 from assistant.review.flags import flag_interaction
@@ -277,7 +277,10 @@ class Assistant:
         hits = result.hits[: self.settings.prompt_sources]
         about = vector if same_embedder and vector is not None else query  # in the release's space
         passages = best_sentences(
-            about, [hit.chunk.text for hit in hits], serving.embedder, keep=self.settings.prompt_sentences
+            about,
+            [chunk_body(hit.chunk) for hit in hits],
+            serving.embedder,
+            keep=self.settings.prompt_sentences,
         )
         messages = build_messages(question, hits, history, passages=[" ".join(p) for p in passages])
         draft.prompt = "\n\n".join(f"{m['role']}: {m['content']}" for m in messages)
@@ -285,8 +288,8 @@ class Assistant:
         assert serving.generator is not None
         yield from self._generate(serving.generator, messages, hits, draft)
         if draft.fallback:  # nothing of the model's answer passed the answer check
-            draft.text, draft.citations = extractive_answer(about, hits, serving.embedder)
-            yield Delta(draft.text)
+            text, draft.citations = extractive_answer(about, hits, serving.embedder)
+            yield self._shown(draft, text)
 
     def _generate(
         self, generator: Generator, messages: list[dict[str, str]], hits: Sequence[Hit], draft: Draft
@@ -300,27 +303,26 @@ class Assistant:
         """
         guarded = answer_guard(messages, hits, self.settings).stream()
         citing = CitationFilter(len(hits))
-        check = AnswerCheck(f"{hit.chunk.title}\n{hit.chunk.text}" for hit in hits)
-        checking = self.settings.answer_check
-        filters = FilterChain(citing, check, guarded) if checking else FilterChain(citing, guarded)
+        check = (
+            AnswerCheck(f"{hit.chunk.title}\n{hit.chunk.text}" for hit in hits)
+            if self.settings.answer_check
+            else None
+        )
+        filters = FilterChain(citing, check, guarded) if check else FilterChain(citing, guarded)
         draft.usage = Usage()  # unknown until the generator says
         pieces = generator.stream(messages, max_new_tokens=self.settings.max_new_tokens, usage=draft.usage)
         for piece in pieces:
-            if "first_token" not in draft.latency:
-                draft.latency["first_token"] = _ms_since(draft.started)
             visible = filters.feed(piece)
             if visible:
-                draft.text += visible
-                yield Delta(visible)
-            if check.stop:  # a loop began: nothing more worth generating
+                yield self._shown(draft, visible)
+            if check and check.stop:  # a loop began: nothing more worth generating
                 close = getattr(pieces, "close", None)
                 if close is not None:
                     close()
                 break
         tail = filters.flush()
         if tail:
-            draft.text += tail
-            yield Delta(tail)
+            yield self._shown(draft, tail)
         if guarded.leaked:  # the customer gets the hand-off, a lead the flag
             log.warning("output guard withheld an answer that quoted the system prompt")
             streamed = bool(draft.text)
@@ -328,10 +330,19 @@ class Assistant:
             yield Delta(f"\n\n{ABSTAIN_MESSAGE}" if streamed else ABSTAIN_MESSAGE)
             return
         draft.guarded = guarded.links_removed > 0
-        draft.fallback = check.failure if checking else None
+        draft.fallback = check.failure if check else None
         draft.citations = citing.citations(hits) or [Citation.of(1, hits[0])]
-        if not check.stop and (draft.usage.completion_tokens or 0) >= self.settings.max_new_tokens:
+        stopped = check is not None and check.stop
+        if not stopped and (draft.usage.completion_tokens or 0) >= self.settings.max_new_tokens:
             draft.finish_reason = "length"
+
+    @staticmethod
+    def _shown(draft: Draft, text: str) -> Delta:
+        """``text`` added to what the customer sees; the first of it marks ``first_token`` (the
+        answer check holds a sentence back until it ends, so this is when reading can start)."""
+        draft.latency.setdefault("first_token", _ms_since(draft.started))
+        draft.text += text
+        return Delta(text)
 
     def _log(
         self,

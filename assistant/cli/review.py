@@ -39,6 +39,7 @@ VersionOption = Annotated[
     int | None, typer.Option("--version", help="The flag version you reviewed (default: the current one).")
 ]
 ClusterOption = Annotated[bool, typer.Option("--cluster", help="Apply to every open flag of the cluster.")]
+FlagArg = Annotated[int, typer.Argument(help="The flag id (see `review list`).")]
 
 
 def register(app: typer.Typer) -> None:
@@ -85,7 +86,7 @@ def review_list(
 
 @review_app.command("show")
 def review_show(
-    flag_id: Annotated[int, typer.Argument(help="The flag id (see `review list`).")],
+    flag_id: FlagArg,
     as_json: JsonOption = False,
 ) -> None:
     """One flag in full: the conversation, the answer, its sources, feedback and audit trail."""
@@ -187,7 +188,7 @@ def _act(
 
 @review_app.command("approve")
 def review_approve(
-    flag_id: Annotated[int, typer.Argument(help="The flag id (see `review list`).")],
+    flag_id: FlagArg,
     version: VersionOption = None,
     cluster: ClusterOption = False,
     actor: ActorOption = DEFAULT_ACTOR,
@@ -199,7 +200,7 @@ def review_approve(
 
 @review_app.command("correct")
 def review_correct(
-    flag_id: Annotated[int, typer.Argument(help="The flag id (see `review list`).")],
+    flag_id: FlagArg,
     answer: Annotated[str, typer.Option("--answer", help="The corrected answer text.")],
     doc: Annotated[list[str] | None, typer.Option("--doc", help="A source document id (repeatable).")] = None,
     version: VersionOption = None,
@@ -222,7 +223,7 @@ def review_correct(
 
 @review_app.command("gap")
 def review_gap(
-    flag_id: Annotated[int, typer.Argument(help="The flag id (see `review list`).")],
+    flag_id: FlagArg,
     note: Annotated[str | None, typer.Option(help="What article is missing.")] = None,
     version: VersionOption = None,
     cluster: ClusterOption = False,
@@ -235,7 +236,7 @@ def review_gap(
 
 @review_app.command("reject")
 def review_reject(
-    flag_id: Annotated[int, typer.Argument(help="The flag id (see `review list`).")],
+    flag_id: FlagArg,
     note: Annotated[str | None, typer.Option(help="Why.")] = None,
     version: VersionOption = None,
     cluster: ClusterOption = False,

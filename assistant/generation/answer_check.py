@@ -6,9 +6,9 @@ to assist with creating an account"), or said nothing from the article ("I'm her
 you"). :class:`AnswerCheck` is a stream filter that judges the answer one sentence at a time,
 before the sentence is shown:
 
-- a sentence said before, one that says a two-word phrase twice in a row, or one that makes a
-  4-word sequence appear a third time, is a loop: it is dropped and generation stops
-  (:attr:`AnswerCheck.stop`);
+- a sentence said before (word for word, or with :data:`NEAR_REPEAT` of its content words), one
+  that says a two-word phrase twice in a row, or one that makes a 4-word sequence appear a third
+  time, is a loop: it is dropped and generation stops (:attr:`AnswerCheck.stop`);
 - a refusal or disclaimer is dropped (the pipeline only generates when retrieval found sources
   it is confident cover the question, so a refusal is always of a covered question);
 - a sentence with content words of which fewer than :data:`GROUNDED_SHARE` occur in the
@@ -45,6 +45,9 @@ FILLER = frozenset(
 )
 MAX_SENTENCE_CHARS = 300  # a "sentence" longer than this is judged as it is (no end in sight)
 REPEATS = 3  # a 4-word sequence seen this many times is a loop
+# a sentence sharing this share of its content words (Jaccard) with one already shown says it again
+# ("go to 'My Account' and select 'Shipping Addresses'" twice in other words, seen on the demo)
+NEAR_REPEAT = 0.6
 _NGRAM = 4
 
 _REFUSAL = re.compile(
@@ -92,6 +95,7 @@ class AnswerCheck:
         self._held = ""  # the sentence being written
         self._pending = ""  # short sentences waiting for one that passes
         self._said: set[str] = set()
+        self._shown: list[set[str]] = []  # the content words of each sentence shown
         self._grams: Counter[tuple[str, ...]] = Counter()
         self._last_words: list[str] = []  # the end of the previous sentence, for 4-grams across two
 
@@ -148,10 +152,15 @@ class AnswerCheck:
         if len(said) < 2:  # "Sure!", "Here's how:": shown only before a sentence that passes
             self._pending += sentence
             return ""
+        if len(terms) >= 3 and any(len(terms & t) >= NEAR_REPEAT * len(terms | t) for t in self._shown):
+            self.stop = True
+            self.dropped["degenerate"] += 1
+            return ""
         if len(terms) < 2 or len(terms & self.source_terms) < GROUNDED_SHARE * len(terms):
             self.dropped["ungrounded"] += 1
             self._pending = ""  # its lead-in goes with it
             return ""
+        self._shown.append(terms)
         return self._release(sentence)
 
     def _release(self, sentence: str) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from assistant.retrieval.embedder import Embedder
-from assistant.retrieval.passages import best_sentences, split_sentences
+from assistant.retrieval.passages import best_sentences, chunk_body
 from assistant.types import Citation, Hit
 
 FALLBACK_SENTENCES = 3
@@ -23,7 +23,6 @@ def extractive_answer(
 ) -> tuple[str, list[Citation]]:
     """ "From *Title*: " and the best source's sentences closest to ``question``, cited as [1]."""
     best = hits[0]
-    text = "\n".join(s for s in split_sentences(best.chunk.text) if s != best.chunk.title)  # no heading
-    [sentences] = best_sentences(question, [text], embedder, keep=FALLBACK_SENTENCES)
+    [sentences] = best_sentences(question, [chunk_body(best.chunk)], embedder, keep=FALLBACK_SENTENCES)
     body = " ".join(s if s.endswith((".", "!", "?", ":")) else s + "." for s in sentences)
     return f"From *{best.chunk.title}*: {body} [1]", [Citation.of(1, best)]

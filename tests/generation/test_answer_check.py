@@ -41,6 +41,12 @@ def run(pieces: list[str]) -> tuple[str, AnswerCheck]:
         ("Our rockets launch from Mars every Tuesday at noon.", "", "ungrounded"),
         ("Return item, return item, return item, return item, return item.", "", "degenerate"),
         (
+            "Open Orders, pick the order and select Return item. "
+            "You can also open Orders, pick your order and then select Return item again.",
+            "Open Orders, pick the order and select Return item. ",
+            None,
+        ),
+        (
             "Select the item, then open Orders, then select the item.",
             "Select the item, then open Orders, then select the item.",
             None,

@@ -72,7 +72,7 @@ class Hooks:
         store: Store,
         registry: ReleaseRegistry,
         run_id: str | None,
-        activate: bool,
+        activate: bool | None,
         force: bool,
         requested_by: str | None,
     ) -> Any:

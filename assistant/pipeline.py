@@ -26,13 +26,12 @@ from assistant.generation.base import Generator, load_generator
 from assistant.generation.citations import CitationFilter
 from assistant.generation.extractive import extractive_answer
 from assistant.generation.guard import OutputGuard
-from assistant.generation.prompts import build_messages, rewrite_query
+from assistant.generation.prompts import rewrite_query, serving_messages
 from assistant.generation.streaming import FilterChain
 from assistant.ingest.runner import IngestReport, Progress, ingest_paths
 from assistant.releases import ReleaseManifest, ReleaseRegistry
 from assistant.retrieval.abstention import abstains
 from assistant.retrieval.embedder import Embedder
-from assistant.retrieval.passages import best_sentences, chunk_body
 from assistant.retrieval.retriever import SearchResult
 from assistant.review.curated import CuratedMatch, CuratedMatcher, record_serving
 from assistant.review.flags import flag_interaction
@@ -276,13 +275,9 @@ class Assistant:
             return
         hits = result.hits[: self.settings.prompt_sources]
         about = vector if same_embedder and vector is not None else query  # in the release's space
-        passages = best_sentences(
-            about,
-            [chunk_body(hit.chunk) for hit in hits],
-            serving.embedder,
-            keep=self.settings.prompt_sentences,
+        messages = serving_messages(
+            question, hits, history, serving.embedder, sentences=self.settings.prompt_sentences, about=about
         )
-        messages = build_messages(question, hits, history, passages=[" ".join(p) for p in passages])
         draft.prompt = "\n\n".join(f"{m['role']}: {m['content']}" for m in messages)
         draft.latency["prompt"] = _ms_since(draft.started)
         assert serving.generator is not None

@@ -9,6 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+import numpy as np
+
+from assistant.retrieval.embedder import Embedder
+from assistant.retrieval.passages import best_sentences, chunk_body
 from assistant.types import Hit, Turn
 
 PROMPT_VERSION = "v2"  # v2: sources are marked as data, not instructions
@@ -52,6 +56,27 @@ def build_messages(
     body = f"{sources}\n\n{question.strip()}" if hits else question.strip()
     messages.append({"role": "user", "content": body})
     return messages
+
+
+def serving_messages(
+    question: str,
+    hits: Sequence[Hit],
+    history: Sequence[Turn],
+    embedder: Embedder,
+    *,
+    sentences: int,
+    about: str | np.ndarray | None = None,
+) -> list[dict[str, str]]:
+    """The messages the generator is given, as serving builds them and the training sets rebuild them.
+
+    Each of ``hits`` is shown as its ``sentences`` sentences closest to the question (in
+    ``embedder``'s space; ``about`` is the question's retrieval text or its embedding, computed
+    from ``question`` and ``history`` when not given).
+    """
+    about = rewrite_query(question, history) if about is None else about
+    bodies = [chunk_body(hit.chunk) for hit in hits]
+    passages = best_sentences(about, bodies, embedder, keep=sentences)
+    return build_messages(question, hits, history, passages=[" ".join(p) for p in passages])
 
 
 def rewrite_query(question: str, history: Sequence[Turn]) -> str:

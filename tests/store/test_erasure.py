@@ -57,7 +57,9 @@ def correct(
 
 
 def build(assistant: Assistant, **kwargs):
-    return build_datasets(assistant.store, assistant.settings, config=CONFIG, **kwargs)
+    return build_datasets(
+        assistant.store, assistant.settings, config=CONFIG, embedder=assistant.embedder, **kwargs
+    )
 
 
 def store_text(assistant: Assistant) -> str:

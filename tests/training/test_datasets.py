@@ -20,7 +20,9 @@ from training.datasets import KINDS, build_datasets, split_of
 
 
 def build(assistant, config, **kwargs):
-    return build_datasets(assistant.store, assistant.settings, config=config, **kwargs)
+    return build_datasets(
+        assistant.store, assistant.settings, config=config, embedder=assistant.embedder, **kwargs
+    )
 
 
 def rows(result, kind: str) -> list[dict]:

@@ -67,7 +67,7 @@ def test_a_vote_flood_carries_at_most_one_percent_and_is_flagged(
     normal = normal_log(assistant)
     attackers = attack(assistant, same_question=same_question)
 
-    result = build_datasets(assistant.store, assistant.settings, config=CONFIG)
+    result = build_datasets(assistant.store, assistant.settings, config=CONFIG, embedder=assistant.embedder)
     evil, whole = sft_weights(result)
     assert 0 < evil <= 3 * CONFIG.outcome_weight + 1e-9
     assert evil / whole <= 0.01
@@ -95,7 +95,9 @@ def test_a_vote_flood_carries_at_most_one_percent_and_is_flagged(
     # the defence off: the same log gives the planted answer most of the weight
     if not same_question:
         relaxed = DatasetConfig(min_sft_rows=1, dev_share=0.1, max_rows_per_answer=10**6)
-        evil, whole = sft_weights(build_datasets(assistant.store, assistant.settings, config=relaxed))
+        evil, whole = sft_weights(
+            build_datasets(assistant.store, assistant.settings, config=relaxed, embedder=assistant.embedder)
+        )
         assert evil / whole > 0.5
 
 
@@ -106,7 +108,7 @@ def test_a_lead_rejecting_the_flagged_items_keeps_them_out_of_training(assistant
         for flag in session.query(FlagRow).filter(FlagRow.status == "open").all():
             if VOTE_BURST in flag.reasons:
                 review(session, flag.id, "reject", expected_version=flag.version, actor="lead-ana")
-    result = build_datasets(assistant.store, assistant.settings, config=CONFIG)
+    result = build_datasets(assistant.store, assistant.settings, config=CONFIG, embedder=assistant.embedder)
     assert sft_weights(result)[0] == 0
     loaded = load_from_disk(str(result.path / "kto"))
     assert not [
@@ -200,7 +202,7 @@ def test_a_model_trained_on_the_poisoned_log_fails_the_gate(
             "dataset_min_sft_rows": 1,
             "dataset_dev_share": 0.0,
             "train_retriever": False,  # same retrieval on both sides: only the answers differ
-            "lora_max_steps": 24,
+            "lora_max_steps": 48,
             "lora_batch_size": 4,
             "lora_learning_rate": 1e-3,
             "lora_max_length": 320,

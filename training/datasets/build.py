@@ -19,12 +19,13 @@ from typing import Any
 
 from assistant.config import Settings
 from assistant.privacy import erased_users_among
-from assistant.releases import ReleaseRegistry
+from assistant.releases import EMBEDDER_DIR, TUNED_PREFIX, ReleaseRegistry
+from assistant.retrieval.embedder import Embedder
 from assistant.retrieval.snapshot import IndexSnapshot
 from assistant.store import Store
 from training.config import DatasetConfig
 from training.datasets.log import read_log
-from training.datasets.rows import RowBuilder
+from training.datasets.rows import RowBuilder, ServingPrompts
 from training.datasets.selection import select_rows, split_rows
 from training.datasets.sources import Sources
 from training.datasets.writing import (
@@ -88,6 +89,20 @@ def _load_snapshot(
     return IndexSnapshot.load(registry.path(current)), current
 
 
+def _release_path(settings: Settings, release_id: str | None) -> Path | None:
+    return ReleaseRegistry(settings.releases_dir).path(release_id) if release_id else None
+
+
+def _embedder_of(snapshot: IndexSnapshot, release_path: Path | None) -> Embedder:
+    """The embedder ``snapshot`` was indexed with: a model id, or the release's own tuned copy."""
+    name = snapshot.info.embedder
+    if not name.startswith(TUNED_PREFIX):
+        return Embedder(name)
+    if release_path is None:
+        raise DatasetError(f"the snapshot's embedder {name} is a release's tuned copy: give its release_dir")
+    return Embedder(str(release_path / EMBEDDER_DIR), name=name)
+
+
 def build_datasets(
     store: Store,
     settings: Settings,
@@ -98,6 +113,7 @@ def build_datasets(
     out_dir: Path | None = None,
     exclude_user_ids: Iterable[str] = (),
     config: DatasetConfig | None = None,
+    embedder: Embedder | None = None,
 ) -> DatasetBuild:
     """Build the SFT, preference and retriever-pair datasets from the log; write them with a manifest.
 
@@ -105,7 +121,9 @@ def build_datasets(
     source texts. ``since`` keeps only interactions logged (and curated answers changed) at or
     after it. ``exclude_user_ids`` leaves out those users' interactions and votes; customers
     erased with :func:`~assistant.privacy.erase_user` are always left out (their tombstones).
-    ``config`` defaults to :meth:`DatasetConfig.from_settings`. Writes
+    ``config`` defaults to :meth:`DatasetConfig.from_settings`. Prompts are rebuilt as serving
+    builds them (:func:`~assistant.generation.prompts.serving_messages`), with ``embedder``: the
+    embedder the snapshot was indexed with (loaded from the release when not given). Writes
     ``out_dir/<dataset_id>/`` (default ``<home>/datasets``) through a temporary folder renamed
     at the end, so a reader never sees half a dataset.
     """
@@ -120,7 +138,12 @@ def build_datasets(
         log.info("dataset build skipped: no active release to read source texts from")
         return DatasetBuild(None, None, skipped=True, reason="no active release (ingest documents first)")
 
-    builder = RowBuilder(config, Sources(snapshot), read_log(store, since, excluded))
+    if embedder is None:
+        embedder = _embedder_of(
+            snapshot, Path(release_dir) if release_dir else _release_path(settings, release_id)
+        )
+    prompts = ServingPrompts(embedder, sources=settings.prompt_sources, sentences=settings.prompt_sentences)
+    builder = RowBuilder(config, Sources(snapshot), read_log(store, since, excluded), prompts)
     reviewed = builder.reviewed(since, excluded)
     reviewed_ids = {i for row in reviewed[0] for i in row.provenance["interaction_ids"]}
     kept = select_rows(

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from assistant.generation.prompts import build_messages
+from assistant.generation.prompts import serving_messages
+from assistant.retrieval.embedder import Embedder
 from assistant.store.models import InteractionRow
 from assistant.types import Chunk, Hit, Turn
 from training.config import DatasetConfig
@@ -72,14 +73,27 @@ def _is_generated(row: InteractionRow) -> bool:
     return not row.curated_answer_id and not row.abstained and bool(row.answer.strip())
 
 
+@dataclass(frozen=True)
+class ServingPrompts:
+    """How serving shows sources to the generator: the best ``sources`` hits, each as its
+    ``sentences`` sentences closest to the question under ``embedder``."""
+
+    embedder: Embedder
+    sources: int
+    sentences: int
+
+
 class RowBuilder:
     """Rows of every kind from one log, texts redacted; ``drops`` counts rows not made, by kind and reason.
 
     ``order`` is each interaction's place in the log: the caps admit rows in that order.
     """
 
-    def __init__(self, config: DatasetConfig, sources: Sources, log_: ConversationLog) -> None:
+    def __init__(
+        self, config: DatasetConfig, sources: Sources, log_: ConversationLog, prompts: ServingPrompts
+    ) -> None:
         self.config = config
+        self.prompts = prompts
         self.sources = sources
         self.log = log_
         self.redact = Redactor(config.pii_regions)
@@ -97,7 +111,7 @@ class RowBuilder:
     ) -> list[dict[str, str]] | None:
         """The serving prompt rebuilt with redacted texts; None when a source is gone."""
         found: list[Hit] = []
-        for hit in hits:
+        for hit in list(hits)[: self.prompts.sources]:
             chunk, fell_back = self.sources.find(hit.get("chunk_id"), hit.get("doc_id"))
             if chunk is None:
                 return None
@@ -114,7 +128,13 @@ class RowBuilder:
             for turn in history
             if turn.get("role") in ("user", "assistant")
         ]
-        return build_messages(self.redact(question, row.redactions), found, turns)
+        return serving_messages(
+            self.redact(question, row.redactions),
+            found,
+            turns,
+            self.prompts.embedder,
+            sentences=self.prompts.sentences,
+        )
 
     def _clean(self, chunk: Chunk, row: Row) -> Chunk:
         return Chunk(

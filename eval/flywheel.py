@@ -377,6 +377,8 @@ TABLE_METRICS = (
     ("mrr", "MRR"),
     ("answer_similarity", "answer sim."),
     ("answer_rouge_l", "ROUGE-L"),
+    ("answer_degenerate", "loops"),
+    ("answer_fallback", "fallback"),
     ("resolution", "resolved"),
     ("curated_hits", "curated"),
     ("answered", "in-scope answered"),
@@ -418,7 +420,7 @@ def plot(report: dict[str, Any], path: Path) -> Path:
     cycles = [row["cycle"] for row in report["cycles"]]
     panels = (
         ("Retrieval", ("hit@1", "recall@5", "mrr")),
-        ("Answers vs reference", ("answer_similarity", "answer_rouge_l")),
+        ("Answers", ("answer_similarity", "answer_rouge_l", "answer_fallback")),
         ("Scope", ("answered", "oos.abstention")),
         ("What customers got", ("resolution", "curated_hits")),
     )

@@ -2,7 +2,8 @@
 
 Use :func:`measure` to see what customers would get from the active (or any) release on
 questions with known answers: retrieval (hit@1, recall@5, MRR, nDCG@10 via ranx), the answers
-(similarity to the reference by embedding cosine and ROUGE-L, valid citations), what is served
+(similarity to the reference by embedding cosine and ROUGE-L, valid citations; loops, refusals
+of a question whose article was retrieved, and answers the answer check replaced), what is served
 (curated answers matched, questions answered, simulated resolution) and abstention on
 out-of-scope questions, plus latency percentiles. Nothing is logged. :func:`write_report`
 writes one folder per run (``report.json``, ``report.md``, plots) with the settings and release
@@ -57,6 +58,7 @@ def measure(
     one matches, else the generated one) cites the right document first and is at least
     ``resolve_similarity`` similar to the reference: the simulated customer's rule.
     """
+    from assistant.generation.answer_check import is_degenerate, is_refusal
     from assistant.retrieval.abstention import abstains
 
     settings = assistant.settings
@@ -108,6 +110,15 @@ def measure(
         documents = serving.retriever.snapshot.documents
         metrics["answer_similarity"] = round(float(np.mean(similarity)), 4)
         metrics["answer_rouge_l"] = round(float(np.mean(rouge_l(generated, references))), 4)
+        covered = [
+            bool({h.chunk.doc_id for h in d.result.hits} & set(item.doc_ids))
+            for (item, _), d in zip(sampled, drafts, strict=True)
+        ]
+        metrics["answer_degenerate"] = round(float(np.mean([is_degenerate(text) for text in generated])), 4)
+        metrics["answer_refused_covered"] = round(
+            float(np.mean([c and is_refusal(text) for c, text in zip(covered, generated, strict=True)])), 4
+        )
+        metrics["answer_fallback"] = round(float(np.mean([bool(d.fallback) for d in drafts])), 4)
         metrics["citations_valid"] = round(
             float(np.mean([all(c.doc_id in documents for c in d.citations) for d in drafts])), 4
         )

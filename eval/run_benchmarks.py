@@ -24,6 +24,7 @@ BENCHMARKS = {
     "retrieval": ["eval.bench_retrieval"],
     "ingest": ["eval.bench_ingest"],
     "ask": ["eval.bench_ask"],
+    "answers": ["eval.bench_answers"],
     "training": ["eval.bench_training"],
     "cycle": ["eval.bench_cycle"],
     "crash": ["eval.bench_crash"],
@@ -102,6 +103,8 @@ def markdown(results: dict, machine: str) -> str:
         "|---|---|---|",
     ]
     lines += [f"| {stage} | {t['p50']:.0f} | {t['p95']:.0f} |" for stage, t in lat.items()]
+    if "answers" in results:
+        lines += answers_lines(results["answers"])
     if "training" in results:
         s = results["training"]
         lines += [
@@ -146,6 +149,20 @@ def _run_dates(results: dict) -> str:
 
 def _and(names: list[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def answers_lines(answers: dict) -> list[str]:
+    """The answer-quality section: the previous answering path against today's, per corpus."""
+    from eval.bench_answers import table
+
+    sizes = ", ".join(f"{name} {c['questions']}" for name, c in answers["corpora"].items())
+    intro = (
+        f"What customers read ({answers['generator']}, base release, held-out test questions: {sizes}). "
+        "*before*: five sources cut at 420 characters, no answer check, no repetition penalty, 160 "
+        "tokens; *after*: the default settings (passages of the best three sources, the answer check "
+        "with its extractive fallback, repetition penalty 1.2, 120 tokens)."
+    )
+    return ["", intro, "", *table(answers)]
 
 
 def crash_lines(crash: dict) -> list[str]:

@@ -1,0 +1,119 @@
+"""Answers before and after: what customers read on the held-out test questions of Bitext and
+ABCD, through the previous answering path and the current default, side by side in one run.
+
+*before* is the path as it was until December 2026 (five sources cut at 420 characters, no
+answer check, no repetition penalty, up to 160 tokens); *after* is today's default settings.
+Each corpus and path runs in its own process, so the peak memory reported is that path's own.
+Both use the default model on the base release (no adapter); nothing is logged.
+
+Run: ``python -m eval.bench_answers [--questions 40] [--json] [--out FILE]`` (or
+``assistant eval bench answers``, which writes the table into docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from assistant.config import Settings
+from assistant.pipeline import Assistant
+from assistant.releases import ReleaseRegistry
+from assistant.store import Store
+from eval.bench_cli import emit, parse_args
+from eval.flywheel import CORPORA, as_eval_items, load_corpus, split
+from eval.harness import measure, sandbox_home
+
+PATHS: dict[str, dict[str, Any]] = {
+    "before": {
+        "answer_check": False,
+        "prompt_sources": 5,
+        "prompt_sentences": 0,
+        "repetition_penalty": 1.0,
+        "max_new_tokens": 160,
+    },
+    "after": {},
+}
+# (metric, label, goal) of the table, in the order the issue states its goals
+GOALS = (
+    ("answer_degenerate", "loops", "≤ 0.02"),
+    ("answer_refused_covered", "refusals, article retrieved", "≤ 0.02"),
+    ("answer_similarity", "similarity to reference", "≥ 0.55"),
+    ("answer_rouge_l", "ROUGE-L", ""),
+    ("resolution", "simulated resolution", "≥ 0.5"),
+    ("answer_fallback", "replaced by the extractive answer", ""),
+    ("hit@1", "right article first (hit@1)", ""),
+    ("first_token_ms.p50", "first text shown, p50 (ms)", "≤ 1000"),
+    ("total_ms.p50", "full answer, p50 (ms)", "≤ 4000"),
+    ("peak_rss_mb", "peak memory (MB)", ""),
+)
+
+
+def run_path(corpus: str, path: str, questions: int) -> dict[str, Any]:
+    """Measure ``path`` on the first ``questions`` test questions of ``corpus`` (in this process)."""
+    model_cache = Settings(_env_file=None).model_cache_dir
+    with sandbox_home(model_cache) as home:
+        data = load_corpus(corpus, home.parent)
+        test = split(data.questions)["test"][:questions]
+        settings = Settings(home=home, _env_file=None, **PATHS[path])
+        store = Store(settings.resolved_database_url)
+        store.upgrade()
+        assistant = Assistant(settings, store, ReleaseRegistry(settings.releases_dir))
+        assistant.ingest([data.kb])
+        assistant.answer_unlogged("warm up: how do I cancel an order?", release=assistant.registry.current())
+        metrics = measure(assistant, as_eval_items(test), answer_samples=questions)
+    metrics["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return {"corpus": corpus, "path": path, "questions": len(test), "metrics": metrics}
+
+
+def run(questions: int) -> dict[str, Any]:
+    """Every corpus through every path, each in a child process; one report."""
+    results: dict[str, dict[str, Any]] = {}
+    for corpus in CORPORA:
+        for path in PATHS:
+            with tempfile.NamedTemporaryFile(suffix=".json") as out:
+                command = [sys.executable, "-m", "eval.bench_answers", "--one", f"{corpus}:{path}"]
+                subprocess.run([*command, "--questions", str(questions), "--out", out.name], check=True)
+                one = json.loads(Path(out.name).read_text())
+            results.setdefault(corpus, {"questions": one["questions"]})[path] = one["metrics"]
+    return {"questions": questions, "paths": PATHS, "corpora": results, "generator": Settings().generator}
+
+
+def table(report: dict[str, Any]) -> list[str]:
+    """One row per metric, before and after for each corpus."""
+    corpora = report["corpora"]
+    header = ["metric", *(f"{c} {p}" for c in corpora for p in PATHS), "goal"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for metric, label, goal in GOALS:
+        cells = []
+        for corpus in corpora.values():
+            for path in PATHS:
+                value = corpus[path].get(metric)
+                cells.append("" if value is None else f"{value:g}")
+        lines.append(f"| {label} | {' | '.join(cells)} | {goal} |")
+    return lines
+
+
+def main() -> None:
+    args = parse_args(
+        __doc__,
+        {
+            "--questions": {"type": int, "default": 40, "help": "test questions per corpus"},
+            "--one": {"help": "CORPUS:PATH: measure one in this process (what `run` starts)"},
+        },
+    )
+    if args.one:
+        corpus, path = args.one.split(":")
+        emit(run_path(corpus, path, args.questions), args)
+        return
+    report = run(args.questions)
+    if emit(report, args):
+        print("\n".join(table(report)))
+
+
+if __name__ == "__main__":
+    main()

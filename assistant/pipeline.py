@@ -281,13 +281,18 @@ class Assistant:
         draft.prompt = "\n\n".join(f"{m['role']}: {m['content']}" for m in messages)
         draft.latency["prompt"] = _ms_since(draft.started)
         assert serving.generator is not None
-        yield from self._generate(serving.generator, messages, hits, draft)
+        yield from self._generate(serving.generator, question, messages, hits, draft)
         if draft.fallback:  # nothing of the model's answer passed the answer check
             text, draft.citations = extractive_answer(about, hits, serving.embedder)
             yield self._shown(draft, text)
 
     def _generate(
-        self, generator: Generator, messages: list[dict[str, str]], hits: Sequence[Hit], draft: Draft
+        self,
+        generator: Generator,
+        question: str,
+        messages: list[dict[str, str]],
+        hits: Sequence[Hit],
+        draft: Draft,
     ) -> Iterator[Delta]:
         """Stream the model's answer through the citation rule, the answer check and the output
         guard into ``draft``.
@@ -299,7 +304,7 @@ class Assistant:
         guarded = answer_guard(messages, hits, self.settings).stream()
         citing = CitationFilter(len(hits))
         check = (
-            AnswerCheck(f"{hit.chunk.title}\n{hit.chunk.text}" for hit in hits)
+            AnswerCheck((f"{hit.chunk.title}\n{hit.chunk.text}" for hit in hits), question)
             if self.settings.answer_check
             else None
         )

@@ -14,6 +14,7 @@ before the sentence is shown:
 - a sentence with content words of which fewer than :data:`GROUNDED_SHARE` occur in the
   sources is made up, and one that says nothing but :data:`FILLER` ("I'm here to help with any
   questions or issues you may have") is filler: both are dropped;
+- the first sentence shown loses a leading "However," (what it contrasted with was dropped);
 - a sentence with fewer than two content words at all ("Sure!", "Here's how:") is shown with
   the next sentence that passes, and dropped if none does.
 
@@ -44,7 +45,9 @@ FILLER = frozenset(
         "help helping assist assistance support team question questions issue issues inquiry inquiries "
         "contact reach please need happy glad sorry feel free let know service customer provide any "
         "information detail details regarding concern concerns ensure sure additional further "
-        "specific particular personal business professional provider experience"
+        "specific particular personal business professional provider experience confusion "
+        "misunderstanding hear understand frustration apologize apologies inconvenience refer hesitate "
+        "needed welcome"
     )
 )
 MAX_SENTENCE_CHARS = 300  # a "sentence" longer than this is judged as it is (no end in sight)
@@ -57,14 +60,15 @@ GIVE_UP = 3  # sentences dropped before any passed: the answer is not going to r
 
 _REFUSAL = re.compile(
     r"\b(?:i'?m|i am) (?:unable|not able|not authori[sz]ed|not a\b)"
-    r"|\bi (?:can ?not|can't|won't) (?:help|assist|provide|answer|access|do that)"
-    r"|\bas an? (?:ai|language model|virtual assistant|customer support (?:ai|assistant|bot))\b"
+    r"|\bi (?:can ?not|can't|won't) (?:help|assist|provide|answer|access|do that|make|process|handle)"
+    r"|\bas an? (?:[\w-]+ ){0,3}(?:ai|language model|assistant|bot)\b"
     r"|\bi (?:don't|do not) have (?:access|information|the ability)"
     r"|\bi'?m (?:just )?an? (?:ai|language model|bot)\b"
     r"|\b(?:beyond|outside) (?:my|the) (?:scope|capabilities)",
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[a-z0-9']+")
+_DANGLING_OPENER = re.compile(r"^(\s*)(?:however|but|also|additionally|moreover),?\s+(\w)", re.IGNORECASE)
 _MARKERS = re.compile(r"\[[\d,;\s]+\]")
 
 
@@ -90,10 +94,12 @@ def is_degenerate(text: str) -> bool:
 
 
 class AnswerCheck:
-    """A stream filter over one generated answer, given the texts of the sources it was shown."""
+    """A stream filter over one generated answer, given the texts of the sources it was shown and
+    the question it answers."""
 
-    def __init__(self, sources: Iterable[str]) -> None:
+    def __init__(self, sources: Iterable[str], question: str = "") -> None:
         self.source_terms = set().union(*(content_terms(text) for text in sources))
+        self.question_terms = content_terms(question) - FILLER
         self.stop = False  # a loop began, or nothing passed in GIVE_UP tries: stop generating
         self.passed = 0  # sentences shown
         self.dropped: Counter[str] = Counter()  # why sentences were dropped
@@ -160,7 +166,9 @@ class AnswerCheck:
             self.stop = True
             self.dropped["degenerate"] += 1
             return ""
-        if len(terms) < 2 or len(terms & self.source_terms) < GROUNDED_SHARE * len(terms):
+        grounded = len(terms & self.source_terms) >= GROUNDED_SHARE * len(terms)
+        asks = plain.rstrip().endswith("?")
+        if len(terms) < 2 or not grounded or terms <= self.question_terms or asks:
             self._pending = ""  # its lead-in goes with it
             return self._drop("ungrounded")
         self._shown.append(terms)
@@ -174,6 +182,8 @@ class AnswerCheck:
 
     def _release(self, sentence: str) -> str:
         text, self._pending = self._pending + sentence, ""
+        if not self.passed:
+            text = _DANGLING_OPENER.sub(lambda m: m.group(1) + m.group(2).upper(), text, count=1)
         self.passed += 1
         return text
 

@@ -71,8 +71,11 @@ def serving_messages(
 
     Each of ``hits`` is shown as its ``sentences`` sentences closest to the question (in
     ``embedder``'s space; ``about`` is the question's retrieval text or its embedding, computed
-    from ``question`` and ``history`` when not given).
+    from ``question`` and ``history`` when not given); ``sentences=0`` shows the start of each
+    text instead (the path before passage selection, kept for comparisons).
     """
+    if sentences == 0:
+        return build_messages(question, hits, history)
     about = rewrite_query(question, history) if about is None else about
     bodies = [chunk_body(hit.chunk) for hit in hits]
     passages = best_sentences(about, bodies, embedder, keep=sentences)

@@ -39,6 +39,13 @@ def run(pieces: list[str]) -> tuple[str, AnswerCheck]:
         ),
         ("I'm here to help with any questions or issues you may have.", "", "ungrounded"),
         ("Our rockets launch from Mars every Tuesday at noon.", "", "ungrounded"),
+        ("I'm sorry for any confusion, as a customer service AI I can't make changes.", "", "refused"),
+        ("You're asking how to get a refund from Orders?", "", "ungrounded"),  # a question back
+        (
+            "I'm unable to help. However, open Orders and select Return item.",
+            "Open Orders and select Return item.",
+            None,
+        ),
         ("Return item, return item, return item, return item, return item.", "", "degenerate"),
         (
             "Open Orders, pick the order and select Return item. "
@@ -67,6 +74,22 @@ def test_sentences(answer: str, shown: str, failure: str | None) -> None:
     out, check = run([answer])
     assert out == shown
     assert check.failure == failure
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "shown"),
+    [
+        ("I can't return my item", "I can't return my item.", ""),  # an echo says nothing
+        (
+            "I can't return my item",
+            "Open Orders and select Return item.",
+            "Open Orders and select Return item.",
+        ),
+    ],
+)
+def test_an_echo_of_the_question_is_dropped(question: str, answer: str, shown: str) -> None:
+    check = AnswerCheck([SOURCE], question)
+    assert check.feed(answer) + check.flush() == shown
 
 
 def test_a_loop_stops_generation_before_it_is_shown() -> None:

@@ -77,6 +77,8 @@ def test_load_generator_local_passes_the_settings(tmp_path, monkeypatch: pytest.
         "quantize": False,
         "num_threads": 3,
         "temperature": 0.0,
+        "repetition_penalty": 1.2,
+        "no_repeat_ngram": 0,
     }
 
 

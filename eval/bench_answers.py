@@ -6,8 +6,9 @@ answer check, no repetition penalty, up to 160 tokens); *after* is today's defau
 Each corpus and path runs in its own process, so the peak memory reported is that path's own.
 Both use the default model on the base release (no adapter); nothing is logged.
 
-Run: ``python -m eval.bench_answers [--questions 40] [--json] [--out FILE]`` (or
-``assistant eval bench answers``, which writes the table into docs/benchmarks.md).
+Run: ``python -m eval.bench_answers [--questions 40] [--paths before,after] [--json] [--out FILE]``
+(or ``assistant eval bench answers``, which writes the table into docs/benchmarks.md);
+``--paths after,int8`` also measures the int8 fast path (``ASSISTANT_QUANTIZE``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "after": {},
 }
+# paths measured on request only (``--paths``): candidates for a future default
+OTHER_PATHS: dict[str, dict[str, Any]] = {"int8": {"quantize": True}}
 # (metric, label, goal) of the table, in the order the issue states its goals
 GOALS = (
     ("answer_degenerate", "loops", "≤ 0.02"),
@@ -59,7 +62,7 @@ def run_path(corpus: str, path: str, questions: int) -> dict[str, Any]:
     with sandbox_home(model_cache) as home:
         data = load_corpus(corpus, home.parent)
         test = split(data.questions)["test"][:questions]
-        settings = Settings(home=home, _env_file=None, **PATHS[path])
+        settings = Settings(home=home, _env_file=None, **(PATHS | OTHER_PATHS)[path])
         store = Store(settings.resolved_database_url)
         store.upgrade()
         assistant = Assistant(settings, store, ReleaseRegistry(settings.releases_dir))
@@ -70,28 +73,29 @@ def run_path(corpus: str, path: str, questions: int) -> dict[str, Any]:
     return {"corpus": corpus, "path": path, "questions": len(test), "metrics": metrics}
 
 
-def run(questions: int) -> dict[str, Any]:
-    """Every corpus through every path, each in a child process; one report."""
+def run(questions: int, paths: list[str]) -> dict[str, Any]:
+    """Every corpus through each of ``paths``, each in a child process; one report."""
     results: dict[str, dict[str, Any]] = {}
     for corpus in CORPORA:
-        for path in PATHS:
+        for path in paths:
             with tempfile.NamedTemporaryFile(suffix=".json") as out:
                 command = [sys.executable, "-m", "eval.bench_answers", "--one", f"{corpus}:{path}"]
                 subprocess.run([*command, "--questions", str(questions), "--out", out.name], check=True)
                 one = json.loads(Path(out.name).read_text())
             results.setdefault(corpus, {"questions": one["questions"]})[path] = one["metrics"]
-    return {"questions": questions, "paths": PATHS, "corpora": results, "generator": Settings().generator}
+    chosen = {path: (PATHS | OTHER_PATHS)[path] for path in paths}
+    return {"questions": questions, "paths": chosen, "corpora": results, "generator": Settings().generator}
 
 
 def table(report: dict[str, Any]) -> list[str]:
     """One row per metric, before and after for each corpus."""
-    corpora = report["corpora"]
-    header = ["metric", *(f"{c} {p}" for c in corpora for p in PATHS), "goal"]
+    corpora, paths = report["corpora"], list(report["paths"])
+    header = ["metric", *(f"{c} {p}" for c in corpora for p in paths), "goal"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for metric, label, goal in GOALS:
         cells = []
         for corpus in corpora.values():
-            for path in PATHS:
+            for path in paths:
                 value = corpus[path].get(metric)
                 cells.append("" if value is None else f"{value:g}")
         lines.append(f"| {label} | {' | '.join(cells)} | {goal} |")
@@ -103,6 +107,10 @@ def main() -> None:
         __doc__,
         {
             "--questions": {"type": int, "default": 40, "help": "test questions per corpus"},
+            "--paths": {
+                "default": ",".join(PATHS),
+                "help": f"comma-separated, of {', '.join(PATHS | OTHER_PATHS)}",
+            },
             "--one": {"help": "CORPUS:PATH: measure one in this process (what `run` starts)"},
         },
     )
@@ -110,7 +118,12 @@ def main() -> None:
         corpus, path = args.one.split(":")
         emit(run_path(corpus, path, args.questions), args)
         return
-    report = run(args.questions)
+    paths = args.paths.split(",")
+    known = PATHS | OTHER_PATHS
+    unknown = set(paths) - set(known)
+    if unknown:
+        sys.exit(f"unknown path(s) {', '.join(sorted(unknown))}: choose from {', '.join(known)}")
+    report = run(args.questions, paths)
     if emit(report, args):
         print("\n".join(table(report)))
 

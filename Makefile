@@ -41,7 +41,7 @@ test: lint
 	      "(sudo apt-get install -y --no-install-recommends chromium)"; \
 	  fi; \
 	fi
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=20
 
 lint: setup
 	$(BIN)/ruff check .

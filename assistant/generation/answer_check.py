@@ -14,7 +14,8 @@ before the sentence is shown:
 - a sentence with content words of which fewer than :data:`GROUNDED_SHARE` occur in the
   sources is made up, and one that says nothing but :data:`FILLER` ("I'm here to help with any
   questions or issues you may have") is filler: both are dropped;
-- the first sentence shown loses a leading "However," (what it contrasted with was dropped);
+- the first sentence shown loses a leading "However," (what it contrasted with was dropped) or a
+  list marker copied from the sources' format ("2) ", "[1] Placing an order: ");
 - a sentence with fewer than two content words at all ("Sure!", "Here's how:") is shown with
   the next sentence that passes, and dropped if none does.
 
@@ -68,7 +69,14 @@ _REFUSAL = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[a-z0-9']+")
-_DANGLING_OPENER = re.compile(r"^(\s*)(?:however|but|also|additionally|moreover),?\s+(\w)", re.IGNORECASE)
+# what may open the first sentence shown but reads wrong there: a connective whose other half was
+# dropped ("However,"), or a list marker copied from the sources' format ("2) ", "[1] Placing an order: ")
+_DANGLING_OPENER = re.compile(
+    r"^(\s*)(?:(?:however|but|also|additionally|moreover),?\s+|\d+[.)]\s+|\[\d+\]\s+(?:[^:.\n]{1,60}:\s+)?)(\w)",
+    re.IGNORECASE,
+)
+# the model mistaking who asks ("You've provided me with an answer to my question about ...")
+_ROLE_MIX_UP = re.compile(r"\b(?:my question|provided me|you(?:'ve| have) asked me)\b", re.IGNORECASE)
 _MARKERS = re.compile(r"\[[\d,;\s]+\]")
 
 
@@ -167,7 +175,7 @@ class AnswerCheck:
             self.dropped["degenerate"] += 1
             return ""
         grounded = len(terms & self.source_terms) >= GROUNDED_SHARE * len(terms)
-        asks = plain.rstrip().endswith("?")
+        asks = plain.rstrip().endswith("?") or bool(_ROLE_MIX_UP.search(plain))
         if len(terms) < 2 or not grounded or terms <= self.question_terms or asks:
             self._pending = ""  # its lead-in goes with it
             return self._drop("ungrounded")

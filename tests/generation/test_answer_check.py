@@ -46,6 +46,17 @@ def run(pieces: list[str]) -> tuple[str, AnswerCheck]:
             "Open Orders and select Return item.",
             None,
         ),
+        (
+            "2) Refunds: open Orders and select Return item.",
+            "Refunds: open Orders and select Return item.",
+            None,
+        ),
+        (
+            "[1] Getting a refund: Refunds reach your card within 5 business days.",
+            "Refunds reach your card within 5 business days.",
+            None,
+        ),
+        ("You've provided me with an answer to my question about a refund from Orders.", "", "ungrounded"),
         ("Return item, return item, return item, return item, return item.", "", "degenerate"),
         (
             "Open Orders, pick the order and select Return item. "

@@ -13,12 +13,8 @@ Run: ``python -m eval.bench_answers [--questions 40] [--paths before,after] [--j
 
 from __future__ import annotations
 
-import json
 import resource
-import subprocess
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from assistant.config import Settings
@@ -41,6 +37,7 @@ PATHS: dict[str, dict[str, Any]] = {
 }
 # paths measured on request only (``--paths``): candidates for a future default
 OTHER_PATHS: dict[str, dict[str, Any]] = {"int8": {"quantize": True}}
+KNOWN_PATHS = PATHS | OTHER_PATHS
 # (metric, label, goal) of the table, in the order the issue states its goals
 GOALS = (
     ("answer_degenerate", "loops", "≤ 0.02"),
@@ -62,7 +59,7 @@ def run_path(corpus: str, path: str, questions: int) -> dict[str, Any]:
     with sandbox_home(model_cache) as home:
         data = load_corpus(corpus, home.parent)
         test = split(data.questions)["test"][:questions]
-        settings = Settings(home=home, _env_file=None, **(PATHS | OTHER_PATHS)[path])
+        settings = Settings(home=home, _env_file=None, **KNOWN_PATHS[path])
         store = Store(settings.resolved_database_url)
         store.upgrade()
         assistant = Assistant(settings, store, ReleaseRegistry(settings.releases_dir))
@@ -75,15 +72,14 @@ def run_path(corpus: str, path: str, questions: int) -> dict[str, Any]:
 
 def run(questions: int, paths: list[str]) -> dict[str, Any]:
     """Every corpus through each of ``paths``, each in a child process; one report."""
+    from eval.run_benchmarks import run_one
+
     results: dict[str, dict[str, Any]] = {}
     for corpus in CORPORA:
         for path in paths:
-            with tempfile.NamedTemporaryFile(suffix=".json") as out:
-                command = [sys.executable, "-m", "eval.bench_answers", "--one", f"{corpus}:{path}"]
-                subprocess.run([*command, "--questions", str(questions), "--out", out.name], check=True)
-                one = json.loads(Path(out.name).read_text())
+            one = run_one(["eval.bench_answers", "--one", f"{corpus}:{path}", "--questions", str(questions)])
             results.setdefault(corpus, {"questions": one["questions"]})[path] = one["metrics"]
-    chosen = {path: (PATHS | OTHER_PATHS)[path] for path in paths}
+    chosen = {path: KNOWN_PATHS[path] for path in paths}
     return {"questions": questions, "paths": chosen, "corpora": results, "generator": Settings().generator}
 
 
@@ -109,7 +105,7 @@ def main() -> None:
             "--questions": {"type": int, "default": 40, "help": "test questions per corpus"},
             "--paths": {
                 "default": ",".join(PATHS),
-                "help": f"comma-separated, of {', '.join(PATHS | OTHER_PATHS)}",
+                "help": f"comma-separated, of {', '.join(KNOWN_PATHS)}",
             },
             "--one": {"help": "CORPUS:PATH: measure one in this process (what `run` starts)"},
         },
@@ -119,10 +115,9 @@ def main() -> None:
         emit(run_path(corpus, path, args.questions), args)
         return
     paths = args.paths.split(",")
-    known = PATHS | OTHER_PATHS
-    unknown = set(paths) - set(known)
+    unknown = set(paths) - set(KNOWN_PATHS)
     if unknown:
-        sys.exit(f"unknown path(s) {', '.join(sorted(unknown))}: choose from {', '.join(known)}")
+        sys.exit(f"unknown path(s) {', '.join(sorted(unknown))}: choose from {', '.join(KNOWN_PATHS)}")
     report = run(args.questions, paths)
     if emit(report, args):
         print("\n".join(table(report)))

@@ -1,14 +1,14 @@
 """Answers before and after: what customers read on the held-out test questions of Bitext and
 ABCD, through the previous answering path and the current default, side by side in one run.
 
-*before* is the path as it was until December 2026 (five sources cut at 420 characters, no
+*before* is the path as it was until December 2026 (fp32, five sources cut at 420 characters, no
 answer check, no repetition penalty, up to 160 tokens); *after* is today's default settings.
 Each corpus and path runs in its own process, so the peak memory reported is that path's own.
 Both use the default model on the base release (no adapter); nothing is logged.
 
 Run: ``python -m eval.bench_answers [--questions 40] [--paths before,after] [--json] [--out FILE]``
 (or ``assistant eval bench answers``, which writes the table into docs/benchmarks.md);
-``--paths after,int8`` also measures the int8 fast path (``ASSISTANT_QUANTIZE``).
+``--paths after,fp32`` also measures today's path without the int8 layers (``ASSISTANT_QUANTIZE=false``).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from eval.harness import measure, sandbox_home
 
 PATHS: dict[str, dict[str, Any]] = {
     "before": {
+        "quantize": False,
         "answer_check": False,
         "prompt_sources": 5,
         "prompt_sentences": 0,
@@ -36,7 +37,7 @@ PATHS: dict[str, dict[str, Any]] = {
     "after": {},
 }
 # paths measured on request only (``--paths``): candidates for a future default
-OTHER_PATHS: dict[str, dict[str, Any]] = {"int8": {"quantize": True}}
+OTHER_PATHS: dict[str, dict[str, Any]] = {"fp32": {"quantize": False}}
 KNOWN_PATHS = PATHS | OTHER_PATHS
 # (metric, label, goal) of the table, in the order the issue states its goals
 GOALS = (

@@ -70,6 +70,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
     return request.getfixturevalue("postgres_url")
 
 
+# A test with the real models that takes half a minute or more runs on one backend only (its
+# cheaper siblings cover both); decorate it with one of these.
+ON_SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+ON_POSTGRES = pytest.mark.parametrize(
+    "db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+
+
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``$ASSISTANT_TEST_MODEL_CACHE`` (kept between runs), else a cache made once per session."""

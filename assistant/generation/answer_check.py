@@ -12,12 +12,16 @@ before the sentence is shown:
 - a refusal or disclaimer is dropped (the pipeline only generates when retrieval found sources
   it is confident cover the question, so a refusal is always of a covered question);
 - a sentence with content words of which fewer than :data:`GROUNDED_SHARE` occur in the
-  sources is made up, and one that says nothing but :data:`FILLER` ("I'm here to help with any
-  questions or issues you may have") is filler: both are dropped;
+  sources is made up, so is one that states a number neither the sources nor the question hold
+  ("Refunds take 10 days" over "within 5 business days"), and one that says nothing but
+  :data:`FILLER` ("I'm here to help with any questions or issues you may have") is filler: all
+  are dropped;
 - the first sentence shown loses a leading "However," (what it contrasted with was dropped) or a
   list marker copied from the sources' format ("2) ", "[1] Placing an order: ");
-- a sentence with fewer than two content words at all ("Sure!", "Here's how:") is shown with
-  the next sentence that passes, and dropped if none does.
+- a sentence with fewer than two content words at all ("Sure!", "Here's how:") and a lead-in
+  that ends in a colon ("To reset your password, follow these steps:") are shown with the next
+  sentence that passes, and dropped if none does (the lead-in alone is no answer, seen on the
+  demo); a line without a word ("12:09", seen on the int8 path) is dropped.
 
 Three sentences dropped before any passed end the answer too: measured on the demo questions,
 an answer that opens with three bad sentences did not recover, and stopping early serves the
@@ -48,7 +52,7 @@ FILLER = frozenset(
         "information detail details regarding concern concerns ensure sure additional further "
         "specific particular personal business professional provider experience confusion "
         "misunderstanding hear understand frustration apologize apologies inconvenience refer hesitate "
-        "needed welcome"
+        "needed welcome answer answers"
     )
 )
 MAX_SENTENCE_CHARS = 300  # a "sentence" longer than this is judged as it is (no end in sight)
@@ -78,6 +82,8 @@ _DANGLING_OPENER = re.compile(
 # the model mistaking who asks ("You've provided me with an answer to my question about ...")
 _ROLE_MIX_UP = re.compile(r"\b(?:my question|provided me|you(?:'ve| have) asked me)\b", re.IGNORECASE)
 _MARKERS = re.compile(r"\[[\d,;\s]+\]")
+_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+_LIST_MARKER = re.compile(r"^\s*\d{1,3}[.)]\s")  # "2. Open Orders": the model's own numbering
 
 
 def is_refusal(sentence: str) -> bool:
@@ -106,7 +112,9 @@ class AnswerCheck:
     the question it answers."""
 
     def __init__(self, sources: Iterable[str], question: str = "") -> None:
-        self.source_terms = set().union(*(content_terms(text) for text in sources))
+        texts = list(sources)
+        self.source_terms = set().union(*(content_terms(text) for text in texts))
+        self.known_numbers = set(_NUMBER.findall(" ".join([*texts, question])))
         self.question_terms = content_terms(question) - FILLER
         self.stop = False  # a loop began, or nothing passed in GIVE_UP tries: stop generating
         self.passed = 0  # sentences shown
@@ -159,6 +167,8 @@ class AnswerCheck:
         words = _WORD.findall(plain.lower())
         if not words:
             return self._release(sentence) if self.passed else ""
+        if not any(word[0].isalpha() for word in words) and not _LIST_MARKER.match(plain + " "):
+            return ""  # "12:09": no word at all (a list number "2." waits for its item below)
         if self._loops(words):
             self.stop = True
             self.dropped["degenerate"] += 1
@@ -175,11 +185,15 @@ class AnswerCheck:
             self.dropped["degenerate"] += 1
             return ""
         grounded = len(terms & self.source_terms) >= GROUNDED_SHARE * len(terms)
+        made_up_number = not set(_NUMBER.findall(_LIST_MARKER.sub("", plain))) <= self.known_numbers
         asks = plain.rstrip().endswith("?") or bool(_ROLE_MIX_UP.search(plain))
-        if len(terms) < 2 or not grounded or terms <= self.question_terms or asks:
+        if len(terms) < 2 or not grounded or made_up_number or terms <= self.question_terms or asks:
             self._pending = ""  # its lead-in goes with it
             return self._drop("ungrounded")
         self._shown.append(terms)
+        if plain.rstrip().endswith(":"):  # a lead-in: shown with what it leads to, if anything passes
+            self._pending += sentence
+            return ""
         return self._release(sentence)
 
     def _drop(self, reason: str) -> str:

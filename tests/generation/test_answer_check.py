@@ -57,6 +57,14 @@ def run(pieces: list[str]) -> tuple[str, AnswerCheck]:
             None,
         ),
         ("You've provided me with an answer to my question about a refund from Orders.", "", "ungrounded"),
+        ('12:09\nThe answer is "3 days"', "", "ungrounded"),  # seen on the int8 path: noise, a made-up figure
+        ("Refunds reach your card within 10 business days.", "", "ungrounded"),
+        ("To get a refund, follow these steps:\n", "", "ungrounded"),  # a lead-in and nothing after it
+        (
+            "To get a refund, follow these steps:\n1. Open Orders.\n2. Select Return item.",
+            "To get a refund, follow these steps:\n1. Open Orders.\n2. Select Return item.",
+            None,
+        ),
         ("Return item, return item, return item, return item, return item.", "", "degenerate"),
         (
             "Open Orders, pick the order and select Return item. "

@@ -15,6 +15,7 @@ from assistant import runs
 from assistant.generation.local import packaged_gguf
 from assistant.pipeline import Assistant
 from assistant.store.models import TrainingRunRow
+from tests.conftest import ON_POSTGRES, ON_SQLITE
 from tests.fakes import FakeGenerator
 from tests.training.conftest import ask, settle, vote
 from training.cycle import run_cycle
@@ -128,6 +129,7 @@ def test_a_stale_lock_is_taken_over(assistant: Assistant) -> None:
 
 
 @pytest.mark.slow
+@ON_POSTGRES
 def test_a_whole_cycle_trains_gates_and_activates_a_release(
     assistant: Assistant, model_cache: Path, tmp_path: Path
 ) -> None:
@@ -195,6 +197,7 @@ def test_a_whole_cycle_trains_gates_and_activates_a_release(
 
 
 @pytest.mark.slow
+@ON_SQLITE
 def test_a_failed_candidate_with_a_new_adapter_gets_a_retrieval_only_second_chance(
     assistant: Assistant, model_cache: Path
 ) -> None:
@@ -317,6 +320,7 @@ def test_a_cancelled_cycle_leaves_no_release(assistant: Assistant, model_cache: 
 
 
 @pytest.mark.slow
+@ON_SQLITE
 def test_the_sft_stage_runs_under_accelerate_launch(assistant: Assistant, model_cache: Path) -> None:
     """Several GPUs use `accelerate launch`; here one CPU process proves the path works."""
     if packaged_gguf() is None:

@@ -199,6 +199,9 @@ def test_a_model_trained_on_the_poisoned_log_fails_the_gate(
     settings = settings.model_copy(
         update={
             "dataset_max_rows_per_answer": 10**6,  # as if the defence were off
+            # fp32: with the answer check off, the int8 base model answers the refund question with
+            # noise ("12:09 The answer is 3 days"), and a current answer that bad has nothing to lose
+            "quantize": False,
             "dataset_min_sft_rows": 1,
             "dataset_dev_share": 0.0,
             "train_retriever": False,  # same retrieval on both sides: only the answers differ

@@ -303,11 +303,7 @@ class Assistant:
         """
         guarded = answer_guard(messages, hits, self.settings).stream()
         citing = CitationFilter(len(hits))
-        check = (
-            AnswerCheck((f"{hit.chunk.title}\n{hit.chunk.text}" for hit in hits), question)
-            if self.settings.answer_check
-            else None
-        )
+        check = AnswerCheck.over(hits, question) if self.settings.answer_check else None
         filters = FilterChain(citing, check, guarded) if check else FilterChain(citing, guarded)
         draft.usage = Usage()  # unknown until the generator says
         pieces = generator.stream(messages, max_new_tokens=self.settings.max_new_tokens, usage=draft.usage)

@@ -37,10 +37,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from assistant.retrieval.lexical import content_terms
 from assistant.retrieval.passages import SENTENCE_END
+from assistant.types import Hit
 
 GROUNDED_SHARE = 0.5  # at least this share of a sentence's content words must be in the sources
 # Words every support text uses: a sentence made of them says nothing ("I'm here to help with any
@@ -111,8 +112,9 @@ class AnswerCheck:
     """A stream filter over one generated answer, given the texts of the sources it was shown and
     the question it answers."""
 
-    def __init__(self, sources: Iterable[str], question: str = "") -> None:
+    def __init__(self, sources: Iterable[str], question: str = "", *, give_up: int | None = GIVE_UP) -> None:
         texts = list(sources)
+        self.give_up = give_up  # None: judge every sentence whatever came before (a reference answer)
         self.source_terms = set().union(*(content_terms(text) for text in texts))
         self.known_numbers = set(_NUMBER.findall(" ".join([*texts, question])))
         self.question_terms = content_terms(question) - FILLER
@@ -125,6 +127,15 @@ class AnswerCheck:
         self._shown: list[set[str]] = []  # the content words of each sentence shown
         self._grams: Counter[tuple[str, ...]] = Counter()
         self._last_words: list[str] = []  # the end of the previous sentence, for 4-grams across two
+
+    @classmethod
+    def over(cls, hits: Sequence[Hit], question: str, *, give_up: int | None = GIVE_UP) -> AnswerCheck:
+        """The check of an answer to ``question`` from ``hits`` (each source's title and text)."""
+        return cls((f"{hit.chunk.title}\n{hit.chunk.text}" for hit in hits), question, give_up=give_up)
+
+    def judge_text(self, text: str) -> str:
+        """What of a whole ``text`` passes (the stream filter run over it at once)."""
+        return self.feed(text) + self.flush()
 
     @property
     def failure(self) -> str | None:
@@ -198,7 +209,7 @@ class AnswerCheck:
 
     def _drop(self, reason: str) -> str:
         self.dropped[reason] += 1
-        if not self.passed and self.dropped.total() >= GIVE_UP:
+        if self.give_up is not None and not self.passed and self.dropped.total() >= self.give_up:
             self.stop = True
         return ""
 

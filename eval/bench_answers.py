@@ -8,7 +8,8 @@ Both use the default model on the base release (no adapter); nothing is logged.
 
 Run: ``python -m eval.bench_answers [--questions 40] [--paths before,after] [--json] [--out FILE]``
 (or ``assistant eval bench answers``, which writes the table into docs/benchmarks.md);
-``--paths after,fp32`` also measures today's path without the int8 layers (``ASSISTANT_QUANTIZE=false``).
+``--paths after,fp32`` also measures today's path without the int8 layers (``ASSISTANT_QUANTIZE=false``),
+``--paths after,starter`` with the starter adapter that ``python -m training.starter`` wrote.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from assistant.pipeline import Assistant
 from assistant.releases import ReleaseRegistry
 from assistant.store import Store
 from eval.bench_cli import emit, parse_args
-from eval.flywheel import CORPORA, as_eval_items, load_corpus, split
-from eval.harness import measure, sandbox_home
+from eval.flywheel import as_eval_items
+from eval.harness import measure
+from training.public_data import CORPORA, load_corpus, sandbox_home, split
+from training.starter import default_starter_dir
 
 PATHS: dict[str, dict[str, Any]] = {
     "before": {
@@ -37,7 +40,10 @@ PATHS: dict[str, dict[str, Any]] = {
     "after": {},
 }
 # paths measured on request only (``--paths``): candidates for a future default
-OTHER_PATHS: dict[str, dict[str, Any]] = {"fp32": {"quantize": False}}
+OTHER_PATHS: dict[str, dict[str, Any]] = {
+    "fp32": {"quantize": False},
+    "starter": {"adapter": str(default_starter_dir(Settings(_env_file=None)))},  # python -m training.starter
+}
 KNOWN_PATHS = PATHS | OTHER_PATHS
 # (metric, label, goal) of the table, in the order the issue states its goals
 GOALS = (

@@ -17,7 +17,7 @@ from assistant.pipeline import Assistant
 from assistant.releases import ReleaseRegistry
 from assistant.store import Store
 from eval.bench_cli import emit, parse_args
-from eval.datasets import bitext_questions, demo_kb
+from training.public_data import bitext_questions, demo_kb
 
 STAGES = ("retrieve", "prompt", "first_token", "total")
 

@@ -28,8 +28,8 @@ from assistant.store import Store
 from assistant.store.models import FlagRow
 from assistant.types import Usage
 from eval.bench_cli import emit, parse_args
-from eval.datasets import bitext_questions, demo_kb
 from training.cycle import run_cycle
+from training.public_data import bitext_questions, demo_kb
 
 # The settings this benchmark states (what a 2-core CPU needs to stay within 15 minutes).
 CYCLE_SETTINGS = {

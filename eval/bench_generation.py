@@ -39,7 +39,7 @@ from assistant.retrieval.retriever import Retriever
 from assistant.types import Chunk, Hit
 from eval.bench_cli import emit, parse_args
 from eval.bench_retrieval import demo_snapshot
-from eval.datasets import bitext_questions, demo_kb
+from training.public_data import bitext_questions, demo_kb
 
 QUESTION = "I ordered the wrong item yesterday. Can I still cancel the order, and will I be charged a fee?"
 SOURCES = (  # each retrieved article, padded with related ones as a longer help-centre chunk would be

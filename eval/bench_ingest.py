@@ -20,7 +20,7 @@ from assistant.retrieval.embedder import Embedder
 from assistant.retrieval.snapshot import IndexSnapshot
 from assistant.store import Store
 from eval.bench_cli import emit, parse_args
-from eval.datasets import shared_data
+from training.public_data import shared_data
 
 
 def write_corpus(folder: Path, count: int) -> None:

@@ -29,8 +29,8 @@ from assistant.retrieval.snapshot import IndexSnapshot
 from assistant.store import Store
 from assistant.types import Chunk
 from eval.bench_cli import emit, parse_args
-from eval.datasets import bitext_questions, demo_kb, out_of_scope_questions
 from training.gate.metrics import retrieval_metrics
+from training.public_data import bitext_questions, demo_kb, out_of_scope_questions
 
 MODES = ("dense", "lexical", "hybrid")
 

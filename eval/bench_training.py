@@ -21,8 +21,8 @@ from assistant.generation.local import resolve_weights
 from assistant.generation.prompts import build_messages
 from assistant.types import Chunk, Hit
 from eval.bench_cli import emit, parse_args
-from eval.datasets import bitext_questions, demo_kb
 from training.lora import QUIET_RUN, LoraTrainingConfig, device_options, load_tokenizer, train_sft
+from training.public_data import bitext_questions, demo_kb
 
 CONFIG = LoraTrainingConfig(r=8, alpha=16, batch_size=4, max_length=512, learning_rate=2e-4)
 

@@ -130,8 +130,8 @@ def eval_flywheel(
     _require_eval_extras()
     from dataclasses import replace
 
-    from eval.flywheel import CORPORA, FULL, QUICK, simulate, table, write_flywheel_report
-    from eval.harness import sandbox_home
+    from eval.flywheel import FULL, QUICK, simulate, table, write_flywheel_report
+    from training.public_data import CORPORA, sandbox_home
 
     if corpus not in CORPORA:
         fail(f"unknown corpus {corpus!r}: choose one of {', '.join(CORPORA)}")

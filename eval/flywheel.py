@@ -18,10 +18,7 @@ table and plots.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import random
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -40,26 +37,17 @@ from assistant.review.flags import list_flags
 from assistant.store import Store
 from assistant.store.models import InteractionRow
 from assistant.types import Answer
-from eval.datasets import (
-    LabelledQuestion,
-    abcd_articles,
-    abcd_questions,
-    bitext_questions,
-    demo_kb,
-    write_articles,
-)
 from eval.harness import measure, settings_record, write_report
 from training.cycle import run_cycle
 from training.gate import EvalItem, out_of_scope
+from training.public_data import LabelledQuestion, load_corpus, near_duplicate_key, split
 
-CORPORA = ("bitext", "abcd")
-SPLITS = {"stream": 0.6, "dev": 0.1, "test": 0.3}
 # Test metrics whose fall after a promoted cycle counts as "worse" (beyond sampling noise).
 WATCHED = ("hit@1", "recall@5", "answer_similarity", "answered", "oos.abstention")
 WORSE_BY = 0.02
 
 # Settings of the simulation's data home: what a 2-core CPU needs for three cycles in about an hour.
-# int8 generation (the opt-in fast path) with fewer sources and shorter answers keeps each
+# int8 generation (the default) with fewer sources and shorter answers keeps each
 # simulated customer at a few seconds; LoRA is capped at a few dozen steps per cycle.
 FULL_SETTINGS: dict[str, Any] = {
     "quantize": True,
@@ -110,55 +98,7 @@ QUICK = SimulationConfig(
 )
 
 
-@dataclass(frozen=True)
-class Corpus:
-    """A knowledge-base folder and labelled questions whose ``doc_id`` is an article of it."""
-
-    name: str
-    kb: Path
-    questions: list[LabelledQuestion]
-
-
-def load_corpus(name: str, work: Path) -> Corpus:
-    """``bitext`` (the demo help centre, 27 articles) or ``abcd`` (55 procedures, written to ``work``)."""
-    if name == "bitext":
-        return Corpus(name, demo_kb(), bitext_questions())
-    if name == "abcd":
-        return Corpus(name, write_articles(abcd_articles(), work / "abcd-kb"), abcd_questions())
-    raise ValueError(f"unknown corpus {name!r}: choose one of {', '.join(CORPORA)}")
-
-
 # --- the split ---------------------------------------------------------------------------------
-
-_PLACEHOLDER = re.compile(r"\{\{[^}]*\}\}")
-_WITH_DIGIT = re.compile(r"\S*\d\S*")
-_NAME = re.compile(r"(?<=\s)(?!I\b)[A-Z][\w'.-]*")  # a capitalised word after the first, but "I"
-
-
-def near_duplicate_key(question: str) -> str:
-    """The question with placeholders, anything holding a digit and names masked, lowercased.
-
-    Questions that differ only by an order number or a name share a key, so they land in the
-    same split (else the test set leaks into training).
-    """
-    text = _PLACEHOLDER.sub(" # ", question)
-    text = _WITH_DIGIT.sub(" # ", text)
-    text = _NAME.sub(" @name ", text)
-    return " ".join(re.findall(r"[a-z#@]+", text.lower()))
-
-
-def split(questions: Sequence[LabelledQuestion], *, seed: int = 0) -> dict[str, list[LabelledQuestion]]:
-    """Stream / dev / test by a stable hash of each near-duplicate group, then shuffled."""
-    parts: dict[str, list[LabelledQuestion]] = {name: [] for name in SPLITS}
-    bounds = np.cumsum(list(SPLITS.values()))
-    for item in questions:
-        digest = hashlib.sha256(f"{seed}:{near_duplicate_key(item.question)}".encode()).digest()
-        position = int.from_bytes(digest[:8], "big") / 2**64
-        name = list(SPLITS)[int(np.searchsorted(bounds, position, side="right"))]
-        parts[name].append(item)
-    for number, items in enumerate(parts.values()):
-        random.Random(seed * 31 + number).shuffle(items)
-    return parts
 
 
 def as_eval_items(questions: Sequence[LabelledQuestion]) -> list[EvalItem]:

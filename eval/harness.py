@@ -13,9 +13,7 @@ ids used, so a run can be repeated.
 from __future__ import annotations
 
 import json
-import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -159,19 +157,3 @@ def write_report(folder: Path, report: dict[str, Any], markdown: str) -> Path:
     (folder / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     (folder / "report.md").write_text(markdown)
     return folder
-
-
-@contextmanager
-def sandbox_home(model_cache: Path, work: Path | None = None) -> Iterator[Path]:
-    """A fresh data home (its own store and releases) sharing ``model_cache``, for simulations.
-
-    The converted models are reused (conversion is one-off); nothing of the user's data home is
-    read or written. ``work`` keeps the home afterwards; by default it is a temporary folder.
-    """
-    with tempfile.TemporaryDirectory() as scratch:
-        home = (work or Path(scratch)) / "home"
-        home.mkdir(parents=True)
-        model_cache = model_cache.resolve()
-        model_cache.mkdir(parents=True, exist_ok=True)
-        (home / "models").symlink_to(model_cache, target_is_directory=True)
-        yield home

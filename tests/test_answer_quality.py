@@ -19,7 +19,7 @@ from assistant.releases import ReleaseRegistry
 from assistant.retrieval.embedder import Embedder
 from assistant.store import Store
 from assistant.types import Answer
-from eval.datasets import demo_kb
+from training.public_data import demo_kb
 
 pytestmark = [
     pytest.mark.slow,

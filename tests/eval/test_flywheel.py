@@ -8,18 +8,18 @@ from pathlib import Path
 import pytest
 
 from assistant.store.models import InteractionRow
-from eval.datasets import LabelledQuestion, abcd_articles, abcd_questions, bitext_questions
-from eval.flywheel import (
-    customers_ask,
-    lead_works_queue,
-    near_duplicate_key,
-    split,
-    worse_after_promotion,
-    write_flywheel_report,
-)
+from eval.flywheel import customers_ask, lead_works_queue, worse_after_promotion, write_flywheel_report
 from eval.harness import measure, rouge_l
 from tests.clirunner import cli, ok_json
 from training.gate import EvalItem, out_of_scope
+from training.public_data import (
+    LabelledQuestion,
+    abcd_articles,
+    abcd_questions,
+    bitext_questions,
+    near_duplicate_key,
+    split,
+)
 
 
 def test_near_duplicates_share_a_key_once_digits_and_names_are_masked() -> None:

@@ -40,7 +40,17 @@ class Settings(BaseSettings):
         "local",
         description="`local` runs transformers in process; `remote` calls an OpenAI-compatible server.",
     )
-    adapter: str = Field("", description="Path of a LoRA adapter to load on the local generator.")
+    adapter: str = Field(
+        "",
+        description="Path of a LoRA adapter to load on the local generator, instead of the release's own "
+        "(a cycle's adapters are then not served).",
+    )
+    starter_adapter: str = Field(
+        "demo/starter-adapter",
+        description="LoRA adapter the first release carries when it was trained for `ASSISTANT_GENERATOR` "
+        "(its `starter.json` says; a relative path is looked up in the working folder, then the project's); "
+        "empty: the first release answers with the base model. Built by `python -m training.starter`.",
+    )
     remote_base_url: str = Field("", description="Base URL of the OpenAI-compatible server (…/v1).")
     remote_model: str = Field("", description="Model name to ask the remote server for.")
     remote_api_key: str = Field("", description="API key for the remote server (never logged).")

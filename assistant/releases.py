@@ -14,6 +14,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -26,9 +27,15 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from assistant.config import Settings
+
+log = logging.getLogger(__name__)
+
 MANIFEST = "manifest.json"
 POINTER = "CURRENT"
 EMBEDDER_DIR = "embedder"
+STARTER_DIR = "starter-adapter"  # the first release's copy of the starter adapter
+STARTER_REPORT = "starter.json"  # what made a starter adapter (written by training.starter)
 TUNED_PREFIX = "tuned:"  # a manifest's embedder name when the release carries its own copy
 
 
@@ -52,6 +59,36 @@ class ReleaseManifest:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent  # where `demo/` lies in a source checkout
+
+
+def starter_adapter(settings: Settings) -> Path | None:
+    """The starter LoRA adapter the first release of an install carries, or None.
+
+    ``ASSISTANT_STARTER_ADAPTER`` names it; a relative path is looked up in the working folder,
+    then in the project's. It applies only to the local generator it was trained for (its
+    ``starter.json`` names it): an adapter is tied to its base model's weights. Measured on the
+    held-out Bitext and ABCD questions (docs/benchmarks.md), the shipped one makes the model's
+    own answers pass the answer check far more often and sooner.
+    """
+    if not settings.starter_adapter or settings.generator_backend != "local":
+        return None
+    folder = Path(settings.starter_adapter)
+    if not folder.is_absolute() and not folder.exists():
+        folder = PROJECT_ROOT / folder
+    report = folder / STARTER_REPORT
+    if not report.is_file():
+        log.warning(
+            "no starter adapter at %s (no %s): the first release uses the base model", folder, report.name
+        )
+        return None
+    trained_for = json.loads(report.read_text(encoding="utf-8")).get("generator")
+    if trained_for != settings.generator:
+        log.info("the starter adapter was trained for %s, not %s: not used", trained_for, settings.generator)
+        return None
+    return folder
 
 
 def _sha256(path: Path) -> str:

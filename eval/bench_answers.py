@@ -1,15 +1,17 @@
 """Answers before and after: what customers read on the held-out test questions of Bitext and
 ABCD, through the previous answering path and the current default, side by side in one run.
 
-*before* is the path as it was until December 2026 (fp32, five sources cut at 420 characters, no
-answer check, no repetition penalty, up to 160 tokens); *after* is today's default settings.
+*before* is the path as it was until December 2026 (the base model in fp32, five sources cut at
+420 characters, no answer check, no repetition penalty, up to 160 tokens); *after* is today's
+default settings (the starter adapter, int8, passages, the answer check).
 Each corpus and path runs in its own process, so the peak memory reported is that path's own.
 Both use the default model on the base release (no adapter); nothing is logged.
 
 Run: ``python -m eval.bench_answers [--questions 40] [--paths before,after] [--json] [--out FILE]``
 (or ``assistant eval bench answers``, which writes the table into docs/benchmarks.md);
 ``--paths after,fp32`` also measures today's path without the int8 layers (``ASSISTANT_QUANTIZE=false``),
-``--paths after,starter`` with the starter adapter that ``python -m training.starter`` wrote.
+``no-starter`` without the starter adapter, ``new-starter`` with the one ``python -m training.starter``
+wrote last (to compare a rebuilt adapter with the shipped one).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from training.starter import default_starter_dir
 
 PATHS: dict[str, dict[str, Any]] = {
     "before": {
+        "starter_adapter": "",
         "quantize": False,
         "answer_check": False,
         "prompt_sources": 5,
@@ -42,7 +45,9 @@ PATHS: dict[str, dict[str, Any]] = {
 # paths measured on request only (``--paths``): candidates for a future default
 OTHER_PATHS: dict[str, dict[str, Any]] = {
     "fp32": {"quantize": False},
-    "starter": {"adapter": str(default_starter_dir(Settings(_env_file=None)))},  # python -m training.starter
+    "no-starter": {"starter_adapter": ""},
+    # the adapter `python -m training.starter` wrote last (default folder), in place of the shipped one
+    "new-starter": {"starter_adapter": str(default_starter_dir(Settings(_env_file=None)))},
 }
 KNOWN_PATHS = PATHS | OTHER_PATHS
 # (metric, label, goal) of the table, in the order the issue states its goals

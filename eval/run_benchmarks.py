@@ -157,10 +157,11 @@ def answers_lines(answers: dict) -> list[str]:
 
     sizes = ", ".join(f"{name} {c['questions']}" for name, c in answers["corpora"].items())
     intro = (
-        f"What customers read ({answers['generator']}, base release, held-out test questions: {sizes}). "
-        "*before*: five sources cut at 420 characters, no answer check, no repetition penalty, 160 "
-        "tokens; *after*: the default settings (passages of the best three sources, the answer check "
-        "with its extractive fallback, repetition penalty 1.2, 120 tokens)."
+        f"What customers read ({answers['generator']}, first release, held-out test questions: {sizes}). "
+        "*before*: the base model in fp32, five sources cut at 420 characters, no answer check, no "
+        "repetition penalty, 160 tokens; *after*: the default settings (the starter adapter, int8, "
+        "passages of the best three sources, the answer check with its extractive fallback, repetition "
+        "penalty 1.2, 120 tokens)."
     )
     return ["", intro, "", *table(answers)]
 

@@ -1,7 +1,8 @@
 """What customers read, with the real default models on the demo help centre (slow).
 
 A regression guard for the answering path: plain questions the help centre covers must get an
-answer that cites the right article, does not loop and does not refuse. The first three are the
+answer that cites the right article, does not loop and does not refuse; and the first release
+must serve the shipped starter adapter. The first three are the
 questions issue 19 found answered with a loop, a refusal and filler.
 """
 
@@ -15,7 +16,7 @@ from assistant.config import Settings
 from assistant.generation.answer_check import is_degenerate, is_refusal
 from assistant.generation.local import packaged_gguf
 from assistant.pipeline import Assistant
-from assistant.releases import ReleaseRegistry
+from assistant.releases import STARTER_DIR, ReleaseRegistry
 from assistant.retrieval.embedder import Embedder
 from assistant.store import Store
 from assistant.types import Answer
@@ -40,14 +41,17 @@ COVERED = {
 def answers(
     tmp_path_factory: pytest.TempPathFactory, model_cache: Path, embedder: Embedder
 ) -> dict[str, Answer]:
-    """Each covered question asked once through the default settings (the real SmolLM2)."""
+    """Each covered question asked once through the default settings (the real SmolLM2 with the
+    shipped starter adapter, which the rest of the suite leaves out)."""
     home = tmp_path_factory.mktemp("home")
     (home / "models").symlink_to(model_cache, target_is_directory=True)
-    settings = Settings(home=home, _env_file=None)
+    shipped = Settings.model_fields["starter_adapter"].default
+    settings = Settings(home=home, starter_adapter=shipped, _env_file=None)
     store = Store(settings.resolved_database_url)
     store.upgrade()
     assistant = Assistant(settings, store, ReleaseRegistry(settings.releases_dir), embedder=embedder)
     assistant.ingest([demo_kb()])
+    assert assistant.registry.current().adapter == STARTER_DIR  # what a new install answers with
     return {question: assistant.ask(question) for question in COVERED}
 
 

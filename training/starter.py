@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,12 +34,10 @@ from assistant.config import Settings
 from assistant.generation.answer_check import AnswerCheck
 from assistant.generation.prompts import serving_messages
 from assistant.pipeline import Assistant
-from assistant.releases import ReleaseRegistry
+from assistant.releases import STARTER_REPORT, ReleaseRegistry
 from assistant.store import Store
-from training.lora import LoraTrainingConfig, TrainResult, train_sft
+from training.lora import LoraTrainingConfig, Progress, TrainResult, train_sft
 from training.public_data import CORPORA, Corpus, LabelledQuestion, load_corpus, sandbox_home, split
-
-REPORT_FILE = "starter.json"
 
 
 def default_starter_dir(settings: Settings) -> Path:
@@ -111,12 +110,18 @@ def starter_rows(assistant: Assistant, questions: Sequence[LabelledQuestion]) ->
     return made
 
 
-def train_starter(settings: Settings, out_dir: Path, config: StarterConfig | None = None) -> dict[str, Any]:
+def train_starter(
+    settings: Settings,
+    out_dir: Path,
+    config: StarterConfig | None = None,
+    *,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> dict[str, Any]:
     """Build the rows of every corpus in a scratch data home, train the adapter into ``out_dir``.
 
     ``settings`` name the generator, the prompt shape and the LoRA defaults (``ASSISTANT_LORA_*``);
-    the model cache is shared, nothing else of the user's data home is touched. Returns the
-    report saved beside the adapter as ``starter.json``.
+    the model cache is shared, nothing else of the user's data home is touched. ``on_progress``
+    hears every training step. Returns the report saved beside the adapter as ``starter.json``.
     """
     from datasets import Dataset, DatasetDict
 
@@ -153,7 +158,8 @@ def train_starter(settings: Settings, out_dir: Path, config: StarterConfig | Non
         seed=config.seed,
     )
     base = resolve_weights(settings.generator, settings.model_cache_dir)
-    result: TrainResult = train_sft(base, DatasetDict({"train": Dataset.from_list(rows)}), out_dir, lora)
+    data = DatasetDict({"train": Dataset.from_list(rows)})
+    result: TrainResult = train_sft(base, data, out_dir, lora, on_progress=on_progress)
     report = {
         "config": asdict(config),
         "generator": settings.generator,
@@ -164,7 +170,7 @@ def train_starter(settings: Settings, out_dir: Path, config: StarterConfig | Non
         "train_loss": result.train_loss,
         "seconds": round(result.seconds, 1),
     }
-    (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=2, default=dict) + "\n", encoding="utf-8")
+    (out_dir / STARTER_REPORT).write_text(json.dumps(report, indent=2, default=dict) + "\n", encoding="utf-8")
     return report
 
 
@@ -203,7 +209,13 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as error:
         parser.error(str(error))
     out_dir = args.out or default_starter_dir(settings)
-    report = train_starter(settings, out_dir, config)
+
+    def show(progress: Progress) -> None:
+        if progress.step % 10 == 0 or progress.step == progress.total_steps:
+            eta = f", about {progress.eta_s / 60:.0f} min left" if progress.eta_s is not None else ""
+            print(f"step {progress.step}/{progress.total_steps}{eta}", file=sys.stderr, flush=True)
+
+    report = train_starter(settings, out_dir, config, on_progress=show)
     print(json.dumps(report, indent=2, default=dict))
     print(f"adapter: {out_dir}  (serve it with ASSISTANT_ADAPTER={out_dir})")
 

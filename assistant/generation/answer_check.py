@@ -18,6 +18,8 @@ before the sentence is shown:
   are dropped;
 - the first sentence shown loses a leading "However," (what it contrasted with was dropped) or a
   list marker copied from the sources' format ("2) ", "[1] Placing an order: ");
+- a question back, a mix-up of who asks, and the model speaking as if it could act ("I can
+  delete your account if you wish") are dropped as not grounded;
 - a sentence with fewer than two content words at all ("Sure!", "Here's how:") and a lead-in
   that ends in a colon ("To reset your password, follow these steps:") are shown with the next
   sentence that passes, and dropped if none does (the lead-in alone is no answer, seen on the
@@ -66,7 +68,8 @@ GIVE_UP = 3  # sentences dropped before any passed: the answer is not going to r
 
 _REFUSAL = re.compile(
     r"\b(?:i'?m|i am) (?:unable|not able|not authori[sz]ed|not a\b)"
-    r"|\bi (?:can ?not|can't|won't) (?:help|assist|provide|answer|access|do that|make|process|handle)"
+    r"|\bi (?:can ?not|can't|won't|couldn't|could not) "
+    r"(?:help|assist|provide|answer|access|do that|make|process|handle)"
     r"|\bas an? (?:[\w-]+ ){0,3}(?:ai|language model|assistant|bot)\b"
     r"|\bi (?:don't|do not) have (?:access|information|the ability)"
     r"|\bi'?m (?:just )?an? (?:ai|language model|bot)\b"
@@ -82,6 +85,9 @@ _DANGLING_OPENER = re.compile(
 )
 # the model mistaking who asks ("You've provided me with an answer to my question about ...")
 _ROLE_MIX_UP = re.compile(r"\b(?:my question|provided me|you(?:'ve| have) asked me)\b", re.IGNORECASE)
+# the model speaking as if it could act ("I can delete your account if you wish", "I can track your
+# order's status by ..."): it cannot, and what it says next is seldom the article's (seen on the demo)
+_ACTS = re.compile(r"^\W*I(?:\s+can|\s+will|'ll|\s+could|'d)\b(?!\s*n[o']t)", re.IGNORECASE)
 _MARKERS = re.compile(r"\[[\d,;\s]+\]")
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
 _LIST_MARKER = re.compile(r"^\s*\d{1,3}[.)]\s")  # "2. Open Orders": the model's own numbering
@@ -197,7 +203,7 @@ class AnswerCheck:
             return ""
         grounded = len(terms & self.source_terms) >= GROUNDED_SHARE * len(terms)
         made_up_number = not set(_NUMBER.findall(_LIST_MARKER.sub("", plain))) <= self.known_numbers
-        asks = plain.rstrip().endswith("?") or bool(_ROLE_MIX_UP.search(plain))
+        asks = plain.rstrip().endswith("?") or bool(_ROLE_MIX_UP.search(plain) or _ACTS.match(plain))
         if len(terms) < 2 or not grounded or made_up_number or terms <= self.question_terms or asks:
             self._pending = ""  # its lead-in goes with it
             return self._drop("ungrounded")

@@ -19,7 +19,7 @@ from assistant.config import Settings
 from assistant.generation.prompts import PROMPT_VERSION
 from assistant.ingest.chunking import chunk_document
 from assistant.ingest.loaders import SkippedFile, file_hash, load_file
-from assistant.releases import EMBEDDER_DIR, TUNED_PREFIX, ReleaseRegistry
+from assistant.releases import EMBEDDER_DIR, STARTER_DIR, TUNED_PREFIX, ReleaseRegistry, starter_adapter
 from assistant.retrieval.embedder import Embedder
 from assistant.retrieval.snapshot import IndexedDocument, IndexSnapshot
 from assistant.store import Store, repository
@@ -148,6 +148,9 @@ def ingest_paths(
             current_snapshot = _rebuild(previous, new_documents, report, settings, embedder, progress)
             staging = registry.staging_dir()
             current_snapshot.save(staging)
+            starter = None if parent else starter_adapter(settings)
+            if starter is not None:
+                shutil.copytree(starter, staging / STARTER_DIR)
             if parent:
                 carried = [parent.adapter] if parent.adapter else []
                 if parent.embedder == embedder.model_id and parent.embedder.startswith(TUNED_PREFIX):
@@ -162,7 +165,7 @@ def ingest_paths(
                 kind="ingest",
                 embedder=embedder.model_id,
                 generator=parent.generator if parent else settings.generator,
-                adapter=parent.adapter if parent else None,
+                adapter=parent.adapter if parent else (STARTER_DIR if starter else None),
                 prompt_version=PROMPT_VERSION,
                 index=asdict(current_snapshot.info),
                 notes={

@@ -58,6 +58,12 @@ def run(pieces: list[str]) -> tuple[str, AnswerCheck]:
         ),
         ("You've provided me with an answer to my question about a refund from Orders.", "", "ungrounded"),
         ('12:09\nThe answer is "3 days"', "", "ungrounded"),  # seen on the int8 path: noise, a made-up figure
+        ("I'm sorry I couldn't assist you with your refund.", "", "refused"),
+        (
+            "I can refund your card if you wish. Open Orders and select Return item.",
+            "Open Orders and select Return item.",
+            None,
+        ),  # seen on the int8 path: noise, a made-up figure
         ("Refunds reach your card within 10 business days.", "", "ungrounded"),
         ("To get a refund, follow these steps:\n", "", "ungrounded"),  # a lead-in and nothing after it
         (

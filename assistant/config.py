@@ -20,6 +20,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_GENERATOR = "HuggingFaceTB/SmolLM2-135M-Instruct"
+# the source checkout the package runs from: where `demo/`, `eval/data/` and `../shared` lie
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):

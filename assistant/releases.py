@@ -27,7 +27,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from assistant.config import Settings
+from assistant.config import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,6 @@ class ReleaseManifest:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent  # where `demo/` lies in a source checkout
 
 
 def starter_adapter(settings: Settings) -> Path | None:

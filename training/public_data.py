@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from assistant.config import PROJECT_ROOT
 
 
 def shared_data() -> Path:

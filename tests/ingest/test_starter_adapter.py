@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.config import DEFAULT_GENERATOR, Settings
+from assistant.config import DEFAULT_GENERATOR, PROJECT_ROOT, Settings
 from assistant.ingest.runner import ingest_paths
-from assistant.releases import PROJECT_ROOT, STARTER_DIR, ReleaseRegistry, starter_adapter
+from assistant.releases import STARTER_DIR, ReleaseRegistry, starter_adapter
 from assistant.retrieval.embedder import Embedder
 from assistant.store import Store
 
